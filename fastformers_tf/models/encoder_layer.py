@@ -1,0 +1,105 @@
+"""One post-LayerNorm Transformer encoder block."""
+
+from fastformers_tf.backend import keras, tf
+from fastformers_tf.models.activations import get_activation
+from fastformers_tf.models.attention import MultiHeadSelfAttention
+from fastformers_tf.models.config import truncated_normal as _init
+
+
+@keras.saving.register_keras_serializable(package="fastformers_tf")
+class TransformerEncoderLayer(keras.layers.Layer):
+    """Self-attention and a feed-forward block, each with residual + LayerNorm.
+
+    Args:
+        num_heads: N for this layer (0 legal).
+        head_dim: H.
+        hidden_dim: D.
+        intermediate_dim: F for this layer (0 legal: the FFN adds its bias only).
+        activation: name from `fastformers_tf.models.activations.ACTIVATIONS`.
+        dropout: dropout on both block outputs.
+        attention_dropout: dropout on attention probabilities.
+        layer_norm_epsilon: LayerNormalization epsilon.
+        initializer_range: stddev of the kernel initializer.
+
+    Call args: `x` `[B, T, D]`, `attention_bias` `[B, 1, 1, T]`, optional
+    `position_bias`, `head_mask` `[B, N]`, `ffn_mask` `[B, F]` (multiplies the
+    FFN activations). Returns `(x [B, T, D], attention probabilities)`.
+
+    Example:
+        >>> layer = TransformerEncoderLayer(2, 8, 32, 37, "gelu", 0.0, 0.0, 1e-12)
+        >>> layer(tf.ones((1, 4, 32)), tf.zeros((1, 1, 1, 4)))[0].shape
+        TensorShape([1, 4, 32])
+    """
+
+    def __init__(
+        self,
+        num_heads,
+        head_dim,
+        hidden_dim,
+        intermediate_dim,
+        activation,
+        dropout,
+        attention_dropout,
+        layer_norm_epsilon,
+        initializer_range=0.02,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.num_heads = num_heads
+        self.head_dim = head_dim
+        self.hidden_dim = hidden_dim
+        self.intermediate_dim = intermediate_dim
+        self.activation = activation
+        self.dropout_rate = dropout
+        self.attention_dropout = attention_dropout
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.initializer_range = initializer_range
+        self._activation_fn = get_activation(activation)
+        self.attention = MultiHeadSelfAttention(
+            num_heads, head_dim, hidden_dim, attention_dropout, initializer_range, name="attention"
+        )
+        self.attention_norm = keras.layers.LayerNormalization(epsilon=layer_norm_epsilon, name="attention_norm")
+        self.intermediate = keras.layers.Dense(
+            intermediate_dim, kernel_initializer=_init(initializer_range), name="intermediate"
+        )
+        self.output_dense = keras.layers.Dense(hidden_dim, kernel_initializer=_init(initializer_range), name="output")
+        self.output_norm = keras.layers.LayerNormalization(epsilon=layer_norm_epsilon, name="output_norm")
+        self.dropout = keras.layers.Dropout(dropout)
+
+    def build(self, input_shape=None):
+        hidden_shape = (None, None, self.hidden_dim)
+        self.attention.build(hidden_shape)
+        self.attention_norm.build(hidden_shape)
+        self.intermediate.build(hidden_shape)
+        self.output_dense.build((None, None, self.intermediate_dim))
+        self.output_norm.build(hidden_shape)
+        super().build(input_shape)
+
+    def call(self, x, attention_bias, position_bias=None, head_mask=None, ffn_mask=None, training=None):
+        attended, probs = self.attention(
+            x, attention_bias, position_bias=position_bias, head_mask=head_mask, training=training
+        )
+        x = self.attention_norm(self.dropout(attended, training=training) + x)  # [B, T, D]
+        if self.intermediate_dim == 0:
+            ffn = tf.zeros_like(x) + self.output_dense.bias
+        else:
+            h = self._activation_fn(self.intermediate(x))  # [B, T, F]
+            if ffn_mask is not None:
+                h = h * ffn_mask[:, None, :]
+            ffn = self.output_dense(h)  # [B, T, D]
+        return self.output_norm(self.dropout(ffn, training=training) + x), probs
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            num_heads=self.num_heads,
+            head_dim=self.head_dim,
+            hidden_dim=self.hidden_dim,
+            intermediate_dim=self.intermediate_dim,
+            activation=self.activation,
+            dropout=self.dropout_rate,
+            attention_dropout=self.attention_dropout,
+            layer_norm_epsilon=self.layer_norm_epsilon,
+            initializer_range=self.initializer_range,
+        )
+        return config

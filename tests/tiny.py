@@ -1,0 +1,37 @@
+"""Tiny odd-sized models shared by the tests (vocab 99, hidden 32, heads 4 of 8, FFN 37)."""
+
+import numpy as np
+
+from fastformers_tf.models.encoder import TransformerEncoder
+
+SIZES = dict(vocab_size=99, num_layers=3, hidden_dim=32, num_heads=4, head_dim=8, intermediate_dim=37)
+FAMILY_OPTIONS = {
+    "bert": dict(family="bert"),
+    "roberta": dict(family="roberta", pad_token_id=1, type_vocab_size=1, layer_norm_epsilon=1e-5),
+    "mpnet": dict(family="mpnet", pad_token_id=1, type_vocab_size=0, relative_attention_num_buckets=32),
+}
+UNEVEN_PLAN = dict(heads=[[0, 1], [0, 2, 3], []], ffn_units=[list(range(37)), [1, 4, 5, 8, 13, 21, 22, 27, 30, 33, 36], []])
+
+
+def encoder(family="bert", **overrides):
+    return TransformerEncoder(**{**SIZES, "max_sequence_length": 64, **FAMILY_OPTIONS[family], **overrides})
+
+
+def token_batch(vocab_size=99, pad_id=0, batch_size=3, seq_len=11, seed=0):
+    """int32 token ids, segment ids and a padding mask; examples of lengths seq_len, 7, 2."""
+    rng = np.random.default_rng(seed)
+    lengths = [seq_len, 7, 2][:batch_size]
+    mask = (np.arange(seq_len)[None, :] < np.array(lengths)[:, None]).astype(np.int32)
+    ids = rng.integers(3, vocab_size, size=(batch_size, seq_len)).astype(np.int32)
+    ids = np.where(mask == 1, ids, pad_id).astype(np.int32)
+    segments = ((np.arange(seq_len)[None, :] >= 4) & (mask == 1)).astype(np.int32) * np.ones_like(ids)
+    return ids, segments, mask
+
+
+def encoder_inputs(encoder, ids, segments, mask):
+    inputs = {"token_ids": ids, "padding_mask": mask}
+    if encoder.config.type_vocab_size > 1:
+        inputs["segment_ids"] = segments
+    elif encoder.config.type_vocab_size == 1:
+        inputs["segment_ids"] = np.zeros_like(ids)
+    return inputs
