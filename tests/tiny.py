@@ -10,7 +10,9 @@ FAMILY_OPTIONS = {
     "roberta": dict(family="roberta", pad_token_id=1, type_vocab_size=1, layer_norm_epsilon=1e-5),
     "mpnet": dict(family="mpnet", pad_token_id=1, type_vocab_size=0, relative_attention_num_buckets=32),
 }
-UNEVEN_PLAN = dict(heads=[[0, 1], [0, 2, 3], []], ffn_units=[list(range(37)), [1, 4, 5, 8, 13, 21, 22, 27, 30, 33, 36], []])
+UNEVEN_PLAN = dict(
+    heads=[[0, 1], [0, 2, 3], []], ffn_units=[list(range(37)), [1, 4, 5, 8, 13, 21, 22, 27, 30, 33, 36], []]
+)
 
 
 def encoder(family="bert", **overrides):
@@ -35,3 +37,17 @@ def encoder_inputs(encoder, ids, segments, mask):
     elif encoder.config.type_vocab_size == 1:
         inputs["segment_ids"] = np.zeros_like(ids)
     return inputs
+
+
+def randomize(model, seed=0, scale=0.1):
+    """Gives every weight a random value (LayerNorm scales near 1), in place.
+
+    Fresh Keras and transformers models start with zero biases and unit
+    LayerNorms, which would let a swapped bias or LayerNorm parameter pass a
+    parity test; exporters also fold away additions of zero.
+    """
+    rng = np.random.default_rng(seed)
+    for w in model.weights:
+        noise = rng.normal(0.0, scale, size=w.shape).astype(np.float32)
+        w.assign(noise + 1.0 if "gamma" in w.name or "LayerNorm/weight" in w.name else noise)
+    return model

@@ -12,7 +12,8 @@ from fastformers_tf.backend import tf
 
 
 def gelu(x):
-    return 0.5 * x * (1.0 + tf.math.erf(x / tf.cast(math.sqrt(2.0), x.dtype)))
+    # x * 0.5 * (1 + erf(x / sqrt(2))), in the operand order onnxruntime's Gelu fusion matches.
+    return x * (0.5 * (1.0 + tf.math.erf(x * tf.cast(1.0 / math.sqrt(2.0), x.dtype))))
 
 
 def gelu_tflite(x):

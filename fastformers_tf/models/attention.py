@@ -25,7 +25,8 @@ class MultiHeadSelfAttention(keras.layers.Layer):
     the exported graph fuses into one onnxruntime `Attention` node.
 
     Args:
-        num_heads: N for this layer; 0 leaves only the output bias.
+        num_heads: N for this layer. With 0 the layer holds only the output
+            bias (and empty kernels), which `TransformerEncoderLayer` adds.
         head_dim: H.
         hidden_dim: D.
         attention_dropout: dropout on the attention probabilities.
@@ -65,19 +66,19 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         self.output_dense.build((None, None, self.num_heads * self.head_dim))
         super().build(input_shape)
 
-    def _split_heads(self, x, batch_size):
-        x = tf.reshape(x, (batch_size, -1, self.num_heads, self.head_dim))  # [B, T, N, H]
+    def _split_heads(self, x, batch_size, seq_len):
+        # The head axis is left to -1 on purpose: a literal N=1 lets tf2onnx
+        # turn the transpose into a reshape, which onnxruntime cannot fuse.
+        x = tf.reshape(x, (batch_size, seq_len, -1, self.head_dim))  # [B, T, N, H]
         return tf.transpose(x, perm=[0, 2, 1, 3])  # [B, N, T, H]
 
     def call(self, x, attention_bias, position_bias=None, head_mask=None, training=None):
         if self.num_heads == 0:
-            seq_len = tf.shape(x)[1]
-            probs = tf.zeros((tf.shape(x)[0], 0, seq_len, seq_len), x.dtype)  # [B, 0, T, T]
-            return tf.zeros_like(x) + self.output_dense.bias, probs
-        batch_size = tf.shape(x)[0]
-        q = self._split_heads(self.query(x), batch_size)  # [B, N, T, H]
-        k = self._split_heads(self.key(x), batch_size)  # [B, N, T, H]
-        v = self._split_heads(self.value(x), batch_size)  # [B, N, T, H]
+            raise ValueError("A zero-head attention has nothing to compute; its layer adds the output bias alone.")
+        batch_size, seq_len = tf.shape(x)[0], tf.shape(x)[1]
+        q = self._split_heads(self.query(x), batch_size, seq_len)  # [B, N, T, H]
+        k = self._split_heads(self.key(x), batch_size, seq_len)  # [B, N, T, H]
+        v = self._split_heads(self.value(x), batch_size, seq_len)  # [B, N, T, H]
         scores = tf.matmul(q, k, transpose_b=True)  # [B, N, T, T]
         scores = tf.divide(scores, math.sqrt(self.head_dim))
         if position_bias is not None:

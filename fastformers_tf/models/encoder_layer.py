@@ -76,17 +76,24 @@ class TransformerEncoderLayer(keras.layers.Layer):
         super().build(input_shape)
 
     def call(self, x, attention_bias, position_bias=None, head_mask=None, ffn_mask=None, training=None):
-        attended, probs = self.attention(
-            x, attention_bias, position_bias=position_bias, head_mask=head_mask, training=training
-        )
-        x = self.attention_norm(self.dropout(attended, training=training) + x)  # [B, T, D]
-        if self.intermediate_dim == 0:
-            ffn = tf.zeros_like(x) + self.output_dense.bias
+        # A block with no heads / no units adds only its output bias, written
+        # as a full [B, T, D] tensor: onnxruntime's fusions then see the usual
+        # residual Add + LayerNorm (a bare `x + bias` breaks its graph rewrite).
+        if self.num_heads:
+            attended, probs = self.attention(
+                x, attention_bias, position_bias=position_bias, head_mask=head_mask, training=training
+            )
+            x = self.attention_norm(self.dropout(attended, training=training) + x)  # [B, T, D]
         else:
-            h = self._activation_fn(self.intermediate(x))  # [B, T, F]
-            if ffn_mask is not None:
-                h = h * ffn_mask[:, None, :]
-            ffn = self.output_dense(h)  # [B, T, D]
+            seq_len = tf.shape(x)[1]
+            probs = tf.zeros((tf.shape(x)[0], 0, seq_len, seq_len), x.dtype)  # [B, 0, T, T]
+            x = self.attention_norm(tf.zeros_like(x) + self.attention.output_dense.bias + x)
+        if self.intermediate_dim == 0:
+            return self.output_norm(tf.zeros_like(x) + self.output_dense.bias + x), probs
+        h = self._activation_fn(self.intermediate(x))  # [B, T, F]
+        if ffn_mask is not None:
+            h = h * ffn_mask[:, None, :]
+        ffn = self.output_dense(h)  # [B, T, D]
         return self.output_norm(self.dropout(ffn, training=training) + x), probs
 
     def get_config(self):

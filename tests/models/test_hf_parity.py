@@ -31,7 +31,7 @@ def hf_model(family):
     config_cls, model_cls, extra = HF[family]
     model = model_cls(config_cls(**HF_SIZES, **extra))
     model(model.dummy_inputs)
-    return model
+    return tiny.randomize(model)
 
 
 def zero_removed_units(model, plan, head_dim=8):
