@@ -1,0 +1,22 @@
+"""Encoders, task heads, checkpoint conversion and saving."""
+
+from fastformers_tf.models.checkpoint import CheckpointError, encoder_from_hf_checkpoint, load_hf_weights
+from fastformers_tf.models.classifier import TextClassifier
+from fastformers_tf.models.config import EncoderConfig
+from fastformers_tf.models.encoder import TransformerEncoder
+from fastformers_tf.models.pretrained import from_pretrained, load_tokenizer, resolve
+from fastformers_tf.models.saving import load_model, save_model
+
+__all__ = [
+    "CheckpointError",
+    "EncoderConfig",
+    "TextClassifier",
+    "TransformerEncoder",
+    "encoder_from_hf_checkpoint",
+    "from_pretrained",
+    "load_hf_weights",
+    "load_model",
+    "load_tokenizer",
+    "resolve",
+    "save_model",
+]

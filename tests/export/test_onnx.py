@@ -1,0 +1,58 @@
+"""The encoder exports through tf2onnx (opset 18) and fuses in onnxruntime."""
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from fastformers_tf.export import export_onnx, optimize_onnx
+from fastformers_tf.models import TextClassifier, from_pretrained
+from fastformers_tf.prune import PrunePlan, prune
+from tests import tiny
+
+
+def run_onnx(path, inputs):
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    return session.run(["logits"], {k: np.asarray(v) for k, v in inputs.items()})[0]
+
+
+def check_export(model, tmp_path, batch_shapes):
+    encoder = model.encoder
+    raw, fused = str(tmp_path / "model.onnx"), str(tmp_path / "model.fused.onnx")
+    export_onnx(model, raw)
+    counts = optimize_onnx(raw, fused, model)
+    for batch_size, seq_len in batch_shapes:  # dynamic batch and sequence axes
+        inputs = encoder.dummy_inputs(batch_size, seq_len)
+        expected = model(inputs).numpy()
+        np.testing.assert_allclose(run_onnx(raw, inputs), expected, atol=1e-4, rtol=0)
+        np.testing.assert_allclose(run_onnx(fused, inputs), expected, atol=1e-4, rtol=0)
+    return counts
+
+
+def test_uneven_model_exports_and_fuses_one_attention_per_layer_with_heads(tmp_path):
+    encoder = prune(tiny.randomize(tiny.encoder()), PrunePlan(**tiny.UNEVEN_PLAN))
+    model = TextClassifier(encoder, num_classes=3)
+    counts = check_export(model, tmp_path, [(3, 9), (1, 17)])
+    assert counts.get("Attention") == 2  # layers with [2, 3, 0] heads
+
+
+@pytest.mark.parametrize(
+    "num_heads, head_dim, intermediate_dim",
+    [
+        ([3, 1, 2], 5, [7, 0, 5]),  # head_dim independent of hidden_dim, a single head, no FFN mid-stack
+        ([0, 4, 4], 8, [0, 0, 5]),  # empty first layer
+        ([4, 0, 1], 8, [7, 5, 0]),
+    ],
+)
+def test_odd_layer_sizes_export_and_fuse(num_heads, head_dim, intermediate_dim, tmp_path):
+    encoder = tiny.randomize(tiny.encoder(num_heads=num_heads, head_dim=head_dim, intermediate_dim=intermediate_dim))
+    counts = check_export(TextClassifier(encoder, num_classes=2), tmp_path, [(2, 6)])
+    assert counts.get("Attention") == sum(n > 0 for n in num_heads)
+
+
+@pytest.mark.slow
+def test_minilm_exports_and_fuses_every_layer(tmp_path):
+    model = TextClassifier(from_pretrained("all-MiniLM-L6-v2"), num_classes=2)
+    tiny.randomize(model.output_dense)
+    counts = check_export(model, tmp_path, [(2, 16), (1, 40)])
+    assert counts.get("Attention") == 6
+    assert counts.get("BiasGelu") == 6 and counts.get("SkipLayerNormalization") == 13
