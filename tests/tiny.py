@@ -51,3 +51,18 @@ def randomize(model, seed=0, scale=0.1):
         noise = rng.normal(0.0, scale, size=w.shape).astype(np.float32)
         w.assign(noise + 1.0 if "gamma" in w.name or "LayerNorm/weight" in w.name else noise)
     return model
+
+
+def tokenizer(directory):
+    """A WordPiece tokenizer over a 99-token vocabulary (fits `encoder()`)."""
+    import os
+
+    from transformers import BertTokenizerFast
+
+    words = "the a movie film great good bad awful team won lost game vote bill law cook soup onion".split()
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + words
+    vocab += [f"w{i}" for i in range(99 - len(vocab))]
+    path = os.path.join(directory, "vocab.txt")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(vocab) + "\n")
+    return BertTokenizerFast(vocab_file=path)

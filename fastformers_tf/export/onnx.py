@@ -7,7 +7,7 @@ import logging
 
 import onnx
 
-from fastformers_tf.backend import tf
+from fastformers_tf.models.encoder import input_signature
 
 logger = logging.getLogger(__name__)
 
@@ -24,13 +24,6 @@ def encoder_of(model):
     if isinstance(model, TextClassifier):
         return model.encoder
     raise TypeError(f"Expected a TransformerEncoder or TextClassifier, got {type(model).__name__}.")
-
-
-def input_signature(model):
-    """One `[batch, tokens]` int32 spec per model input, both axes dynamic."""
-    if any(name in ("head_mask", "ffn_mask") for name in model.input):
-        raise ValueError("Export the model without mask inputs (encoder.with_options(mask_inputs=False)).")
-    return ({name: tf.TensorSpec((None, None), tf.int32, name=name) for name in model.input},)
 
 
 def export_onnx(model, path, opset=DEFAULT_OPSET):

@@ -1,6 +1,11 @@
 """Encoders, task heads, checkpoint conversion and saving."""
 
-from fastformers_tf.models.checkpoint import CheckpointError, encoder_from_hf_checkpoint, load_hf_weights
+from fastformers_tf.models.checkpoint import (
+    CheckpointError,
+    encoder_from_hf_checkpoint,
+    load_hf_weights,
+    save_hf_checkpoint,
+)
 from fastformers_tf.models.classifier import TextClassifier
 from fastformers_tf.models.config import EncoderConfig
 from fastformers_tf.models.encoder import TransformerEncoder
@@ -18,5 +23,6 @@ __all__ = [
     "load_model",
     "load_tokenizer",
     "resolve",
+    "save_hf_checkpoint",
     "save_model",
 ]

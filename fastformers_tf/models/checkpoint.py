@@ -204,6 +204,26 @@ def load_hf_weights(encoder, weight_file):
     return encoder
 
 
+def save_hf_checkpoint(encoder, checkpoint_dir):
+    """Writes `config.json` and a PyTorch-layout `model.safetensors` for transformers.
+
+    Only for encoders Hugging Face can describe: one head count and FFN size
+    for all layers.
+    """
+    from safetensors.numpy import save_file
+
+    hf_config = encoder.config.to_hf()
+    os.makedirs(checkpoint_dir, exist_ok=True)
+    with open(os.path.join(checkpoint_dir, "config.json"), "w", encoding="utf-8") as f:
+        json.dump(hf_config, f, indent=2)
+    tensors = {
+        name: np.ascontiguousarray(variable.numpy().T if transposed else variable.numpy())
+        for name, (variable, transposed) in hf_weight_map(encoder).items()
+    }
+    save_file(tensors, os.path.join(checkpoint_dir, "model.safetensors"), metadata={"format": "pt"})
+    return checkpoint_dir
+
+
 def encoder_from_hf_checkpoint(checkpoint_dir, **overrides):
     """Builds a `TransformerEncoder` from a Hugging Face checkpoint directory.
 

@@ -125,6 +125,38 @@ class EncoderConfig:
     def to_dict(self):
         return dataclasses.asdict(self)
 
+    def to_hf(self):
+        """The Hugging Face `config.json` dict of this (unpruned) encoder."""
+        if len(set(self.num_heads)) != 1 or len(set(self.intermediate_dim)) != 1:
+            raise ValueError(
+                f"Hugging Face configs need one head count and FFN size for all layers; this model has "
+                f"num_heads={self.num_heads}, intermediate_dim={self.intermediate_dim}."
+            )
+        if self.head_dim * self.num_heads[0] != self.hidden_dim:
+            raise ValueError(f"Hugging Face configs need head_dim * num_heads == hidden_dim, got {self.head_dim}.")
+        hf_act = {"gelu": "gelu", "gelu_tflite": "gelu", "gelu_tanh": "gelu_new", "relu": "relu"}
+        return {
+            "model_type": self.family,
+            "vocab_size": self.vocab_size,
+            "num_hidden_layers": self.num_layers,
+            "hidden_size": self.hidden_dim,
+            "num_attention_heads": self.num_heads[0],
+            "intermediate_size": self.intermediate_dim[0],
+            "hidden_act": hf_act[self.activation],
+            "hidden_dropout_prob": self.dropout,
+            "attention_probs_dropout_prob": self.attention_dropout,
+            "max_position_embeddings": self.max_sequence_length,
+            "type_vocab_size": self.type_vocab_size,
+            "layer_norm_eps": self.layer_norm_epsilon,
+            "pad_token_id": self.pad_token_id,
+            "initializer_range": self.initializer_range,
+            **(
+                {"relative_attention_num_buckets": self.relative_attention_num_buckets}
+                if self.family == "mpnet"
+                else {}
+            ),
+        }
+
     @classmethod
     def from_hf(cls, hf_config):
         """Builds the config from a Hugging Face `config.json` dict."""

