@@ -23,6 +23,7 @@ setup(
         "numpy>=1.26",
         "pyyaml>=6",
         "tqdm>=4.66",
+        "omegaconf>=2.3,<3",
     ],
     extras_require={"test": ["pytest>=8"], "dev": ["pytest>=8", "ruff>=0.6"]},
 )

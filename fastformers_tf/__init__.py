@@ -9,6 +9,7 @@ from fastformers_tf.backend import keras, tf
 from fastformers_tf.models import (
     CheckpointError,
     EncoderConfig,
+    SpanClassifier,
     TextClassifier,
     TransformerEncoder,
     from_pretrained,
@@ -24,6 +25,7 @@ __all__ = [
     "CheckpointError",
     "EncoderConfig",
     "PrunePlan",
+    "SpanClassifier",
     "TextClassifier",
     "TransformerEncoder",
     "from_pretrained",

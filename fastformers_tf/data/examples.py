@@ -1,7 +1,7 @@
 """Plain data shared by every task: `Example`, `Task`, `DataError`."""
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 
 class DataError(ValueError):

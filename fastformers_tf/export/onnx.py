@@ -15,15 +15,13 @@ DEFAULT_OPSET = 18
 
 
 def encoder_of(model):
-    """The `TransformerEncoder` inside `model` (or `model` itself)."""
-    from fastformers_tf.models.classifier import TextClassifier
+    """The `TransformerEncoder` inside a task model (or `model` itself)."""
     from fastformers_tf.models.encoder import TransformerEncoder
 
-    if isinstance(model, TransformerEncoder):
-        return model
-    if isinstance(model, TextClassifier):
-        return model.encoder
-    raise TypeError(f"Expected a TransformerEncoder or TextClassifier, got {type(model).__name__}.")
+    encoder = model if isinstance(model, TransformerEncoder) else getattr(model, "encoder", None)
+    if not isinstance(encoder, TransformerEncoder):
+        raise TypeError(f"Expected a TransformerEncoder or a task model around one, got {type(model).__name__}.")
+    return encoder
 
 
 def export_onnx(model, path, opset=DEFAULT_OPSET):

@@ -11,10 +11,12 @@ from fastformers_tf.models.config import EncoderConfig
 from fastformers_tf.models.encoder import TransformerEncoder
 from fastformers_tf.models.pretrained import from_pretrained, load_tokenizer, resolve
 from fastformers_tf.models.saving import load_model, save_model
+from fastformers_tf.models.span_classifier import SpanClassifier
 
 __all__ = [
     "CheckpointError",
     "EncoderConfig",
+    "SpanClassifier",
     "TextClassifier",
     "TransformerEncoder",
     "encoder_from_hf_checkpoint",

@@ -9,14 +9,14 @@ from fastformers_tf.models.position_bias import RelativePositionBias
 
 
 def input_signature(model):
-    """`tf.TensorSpec`s for a model's int32 inputs, batch and token axes dynamic.
+    """`tf.TensorSpec`s for a model's inputs with batch and token axes dynamic.
 
     For `tf.function` (no retracing per shape) and exporters. Mask inputs are
     for importance scoring and are refused here.
     """
     if any(name in ("head_mask", "ffn_mask") for name in model.input):
         raise ValueError("This model has head/FFN mask inputs; use encoder.with_options(mask_inputs=False).")
-    return ({name: tf.TensorSpec((None, None), tf.int32, name=name) for name in model.input},)
+    return ({name: tf.TensorSpec(x.shape, x.dtype, name=name) for name, x in model.input.items()},)
 
 
 @keras.saving.register_keras_serializable(package="fastformers_tf")

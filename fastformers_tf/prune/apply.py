@@ -62,12 +62,11 @@ def prune_encoder(encoder, plan):
 
 
 def prune(model, plan):
-    """Prunes a `TransformerEncoder` or a `TextClassifier`; returns a new model."""
-    from fastformers_tf.models.classifier import TextClassifier
+    """Prunes a `TransformerEncoder` or a task model around one; returns a new model."""
     from fastformers_tf.models.encoder import TransformerEncoder
 
     if isinstance(model, TransformerEncoder):
         return prune_encoder(model, plan)
-    if isinstance(model, TextClassifier):
+    if isinstance(getattr(model, "encoder", None), TransformerEncoder) and hasattr(model, "with_encoder"):
         return model.with_encoder(prune_encoder(model.encoder, plan))
-    raise TypeError(f"Cannot prune a {type(model).__name__}; expected TransformerEncoder or TextClassifier.")
+    raise TypeError(f"Cannot prune a {type(model).__name__}; expected a TransformerEncoder or a task model.")
