@@ -1,0 +1,1 @@
+"""Training loops: teacher fine-tuning (distillation comes next)."""

@@ -1,0 +1,86 @@
+"""Task models and task data: the glue between `fastformers_tf.data` and Keras."""
+
+import os
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from fastformers_tf.backend import tf
+from fastformers_tf.data.batching import batch_order, cached_features, pad_batch
+from fastformers_tf.models.classifier import TextClassifier
+from fastformers_tf.models.encoder import input_signature
+from fastformers_tf.models.span_classifier import SpanClassifier
+
+
+def build_task_model(task, encoder, dropout=0.1, pooling="pooler"):
+    """The classifier a task's formulation needs, around `encoder`."""
+    if task.formulation == "spans":
+        return SpanClassifier(encoder, task.num_spans, len(task.labels), dropout=dropout, labels=list(task.labels))
+    return TextClassifier(encoder, len(task.labels), pooling=pooling, dropout=dropout, labels=list(task.labels))
+
+
+class TaskData:
+    """One split of a task: its examples and cached tokenized features.
+
+    Args:
+        task: a `Task`.
+        split: split name, e.g. "train" or "val".
+        data_dir: the data directory the task's file paths are relative to.
+        tokenizer: the model's tokenizer.
+        max_length: tokens kept per example.
+        cache_dir: where tokenized features are cached (None: memory only).
+        max_examples: 0 for all, else a random subset of this size (`seed`).
+    """
+
+    def __init__(self, task, split, data_dir, tokenizer, max_length, cache_dir=None, max_examples=0, seed=0):
+        if split not in task.files:
+            raise ValueError(f"Task {task.name!r} has no split {split!r}; it has {sorted(task.files)}.")
+        self.task, self.split = task, split
+        self.path = os.path.join(data_dir, task.files[split])
+        if not os.path.isfile(self.path):
+            raise FileNotFoundError(f"No {split} file for task {task.name!r}: {self.path}")
+        self.examples = task.read(self.path, split)
+        self.features = cached_features(task, split, self.path, self.examples, tokenizer, max_length, cache_dir)
+        if max_examples and max_examples < len(self.examples):
+            keep = np.sort(np.random.default_rng(seed).choice(len(self.examples), max_examples, replace=False))
+            self.examples = [self.examples[i] for i in keep]
+            self.features = self.features.subset(keep)
+        self.pad_id = tokenizer.pad_token_id or 0
+
+    def __len__(self):
+        return len(self.examples)
+
+    def _batch(self, model, indices):
+        return pad_batch(self.features, indices, self.pad_id, with_segments="segment_ids" in model.input)
+
+    def dataset(self, model, batch_size, bucket_window=0, seed=0):
+        """A `tf.data.Dataset` of shuffled training batches, reshuffled every epoch."""
+        labels = self.features.labels
+        if (labels < 0).any():
+            raise ValueError(f"{self.path} has unlabeled examples; it cannot be used for training.")
+        num_batches = len(batch_order(self.features.lengths, batch_size))
+        epoch = [0]
+
+        def generate():
+            order = batch_order(self.features.lengths, batch_size, True, bucket_window, seed + epoch[0])
+            epoch[0] += 1
+            for indices in order:
+                yield self._batch(model, indices), labels[indices]
+
+        spec = (input_signature(model)[0], tf.TensorSpec((None,), tf.int32))
+        dataset = tf.data.Dataset.from_generator(generate, output_signature=spec)
+        return dataset.apply(tf.data.experimental.assert_cardinality(num_batches)).prefetch(2)
+
+    def predict_probs(self, model, batch_size, progress=True):
+        """Softmax outputs `[n, num_labels]` in example order (batches sorted by length)."""
+        forward = tf.function(model, input_signature=input_signature(model), reduce_retracing=True)
+        probs = np.zeros((len(self), len(self.task.labels)), np.float32)
+        order = batch_order(self.features.lengths, batch_size, bucket_window=10**9)
+        for indices in tqdm(order, desc=f"{self.task.name}/{self.split}", disable=not progress, leave=False):
+            probs[indices] = tf.nn.softmax(forward(self._batch(model, indices)), axis=-1).numpy()
+        return probs
+
+    def evaluate(self, model, batch_size, progress=True):
+        """`(metrics, probs)` on this split."""
+        probs = self.predict_probs(model, batch_size, progress)
+        return self.task.metric(self.examples, probs), probs
