@@ -24,6 +24,7 @@ setup(
         "pyyaml>=6",
         "tqdm>=4.66",
         "omegaconf>=2.3,<3",
+        "tensorboard>=2.20",  # TensorFlow 2.21 no longer depends on it; tf.summary needs it
     ],
     extras_require={"test": ["pytest>=8"], "dev": ["pytest>=8", "ruff>=0.6"]},
 )

@@ -154,9 +154,11 @@ def batch_order(lengths, batch_size, shuffle=False, bucket_window=0, seed=0):
     return batches
 
 
-def pad_batch(features, indices, pad_id=0, with_segments=True):
-    """Model inputs for `indices`, padded to the batch's longest row."""
-    width = int(features.lengths[indices].max())
+def pad_batch(features, indices, pad_id=0, with_segments=True, pad_to=None):
+    """Model inputs for `indices`, padded to the batch's longest row (or to `pad_to`)."""
+    width = (
+        int(features.lengths[indices].max()) if pad_to is None else max(pad_to, int(features.lengths[indices].max()))
+    )
     token_ids = np.full((len(indices), width), pad_id, np.int32)
     segment_ids = np.zeros((len(indices), width), np.int32)
     padding_mask = np.zeros((len(indices), width), np.int32)

@@ -22,7 +22,11 @@ def is_saved_model_dir(path):
 def save_model(model, directory, tokenizer=None):
     """Writes `model` (and `tokenizer`) to `directory`; returns the directory."""
     os.makedirs(directory, exist_ok=True)
-    record = {"format_version": FORMAT_VERSION, "model": keras.layers.serialize(model)}
+    config = keras.layers.serialize(model)
+    # Architecture and weights only: the training setup (optimizer, loss)
+    # belongs to the run's recipe, and would tie loading to training code.
+    config.pop("compile_config", None)
+    record = {"format_version": FORMAT_VERSION, "model": config}
     with open(os.path.join(directory, MODEL_FILE), "w", encoding="utf-8") as f:
         json.dump(record, f, indent=2)
     model.save_weights(os.path.join(directory, WEIGHTS_FILE))
