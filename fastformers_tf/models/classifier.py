@@ -2,12 +2,13 @@
 
 from fastformers_tf.backend import keras, tf
 from fastformers_tf.models.config import truncated_normal
+from fastformers_tf.models.task_model import TaskModel
 
 POOLINGS = ("pooler", "cls", "mean")
 
 
 @keras.saving.register_keras_serializable(package="fastformers_tf")
-class TextClassifier(keras.Model):
+class TextClassifier(TaskModel):
     """Encoder -> pooled `[B, D]` -> dropout -> Dense logits `[B, num_classes]`.
 
     Args:
@@ -63,28 +64,10 @@ class TextClassifier(keras.Model):
         self.labels = list(labels) if labels is not None else None
         self.output_dense = output_dense
 
-    def get_config(self):
+    def _head_config(self):
         return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "encoder": keras.layers.serialize(self.encoder),
             "num_classes": self.num_classes,
             "pooling": self.pooling,
             "dropout": self.dropout,
             "labels": self.labels,
         }
-
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        config = dict(config)
-        config["encoder"] = keras.layers.deserialize(config["encoder"], custom_objects=custom_objects)
-        return cls(**config)
-
-    def with_encoder(self, encoder):
-        """A new classifier around `encoder` with this one's head weights."""
-        config = self.get_config()
-        config["encoder"] = encoder
-        config.pop("name")
-        clone = TextClassifier(**config, name=self.name)
-        clone.output_dense.set_weights(self.output_dense.get_weights())
-        return clone

@@ -2,10 +2,11 @@
 
 from fastformers_tf.backend import keras, tf
 from fastformers_tf.models.config import truncated_normal
+from fastformers_tf.models.task_model import TaskModel
 
 
 @keras.saving.register_keras_serializable(package="fastformers_tf")
-class SpanClassifier(keras.Model):
+class SpanClassifier(TaskModel):
     """Encoder -> [pooled first token; mean of each span] -> dropout -> Dense logits.
 
     Args:
@@ -53,26 +54,10 @@ class SpanClassifier(keras.Model):
         self.labels = list(labels) if labels is not None else None
         self.output_dense = output_dense
 
-    def get_config(self):
+    def _head_config(self):
         return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "encoder": keras.layers.serialize(self.encoder),
             "num_spans": self.num_spans,
             "num_classes": self.num_classes,
             "dropout": self.dropout,
             "labels": self.labels,
         }
-
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        config = dict(config)
-        config["encoder"] = keras.layers.deserialize(config["encoder"], custom_objects=custom_objects)
-        return cls(**config)
-
-    def with_encoder(self, encoder):
-        """A new span classifier around `encoder` with this one's head weights."""
-        config = {**self.get_config(), "encoder": encoder}
-        clone = SpanClassifier(**config)
-        clone.output_dense.set_weights(self.output_dense.get_weights())
-        return clone

@@ -64,9 +64,10 @@ def prune_encoder(encoder, plan):
 def prune(model, plan):
     """Prunes a `TransformerEncoder` or a task model around one; returns a new model."""
     from fastformers_tf.models.encoder import TransformerEncoder
+    from fastformers_tf.models.task_model import TaskModel
 
     if isinstance(model, TransformerEncoder):
         return prune_encoder(model, plan)
-    if isinstance(getattr(model, "encoder", None), TransformerEncoder) and hasattr(model, "with_encoder"):
+    if isinstance(model, TaskModel):
         return model.with_encoder(prune_encoder(model.encoder, plan))
     raise TypeError(f"Cannot prune a {type(model).__name__}; expected a TransformerEncoder or a task model.")
