@@ -3,36 +3,43 @@
 >>> import fastformers_tf as ff
 >>> encoder = ff.from_pretrained("all-MiniLM-L6-v2")
 >>> model = ff.TextClassifier(encoder, num_classes=2)
+
+The names below load TensorFlow on first use, not on `import fastformers_tf`,
+so that serving an ONNX or TFLite export (`fastformers_tf.runtime`) needs no
+TensorFlow.
 """
 
-from fastformers_tf.backend import keras, tf
-from fastformers_tf.models import (
-    CheckpointError,
-    EncoderConfig,
-    SpanClassifier,
-    TextClassifier,
-    TransformerEncoder,
-    from_pretrained,
-    load_model,
-    load_tokenizer,
-    save_model,
-)
-from fastformers_tf.prune import PrunePlan, prune
+import os
+
+from fastformers_tf import prune as _prune_package  # noqa: F401  (lazy itself: no TensorFlow)
+from fastformers_tf._lazy import lazy_exports
+
+# backend.py makes the same choice; it is repeated here so that importing the
+# package still picks tf-keras for a TensorFlow the user imports afterwards.
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+
+# Importing the subpackage bound `fastformers_tf.prune` to it; the public name
+# `prune` is the function, resolved below. The subpackage is already in
+# sys.modules, so later imports of its modules do not rebind the name.
+del prune  # noqa: F821
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "CheckpointError",
-    "EncoderConfig",
-    "PrunePlan",
-    "SpanClassifier",
-    "TextClassifier",
-    "TransformerEncoder",
-    "from_pretrained",
-    "keras",
-    "load_model",
-    "load_tokenizer",
-    "prune",
-    "save_model",
-    "tf",
-]
+_EXPORTS = {
+    "keras": "fastformers_tf.backend",
+    "tf": "fastformers_tf.backend",
+    "CheckpointError": "fastformers_tf.models",
+    "EncoderConfig": "fastformers_tf.models",
+    "SpanClassifier": "fastformers_tf.models",
+    "TextClassifier": "fastformers_tf.models",
+    "TransformerEncoder": "fastformers_tf.models",
+    "from_pretrained": "fastformers_tf.models",
+    "load_model": "fastformers_tf.models",
+    "load_tokenizer": "fastformers_tf.models",
+    "save_model": "fastformers_tf.models",
+    "PrunePlan": "fastformers_tf.prune",
+    "prune": "fastformers_tf.prune",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+__all__ = sorted(_EXPORTS)
