@@ -1,24 +1,53 @@
 """Batched Keras inference on raw texts, padded per batch (dynamic length)."""
 
-import numpy as np
-
 from fastformers_tf.backend import tf
-from fastformers_tf.models.classifier import TextClassifier
-from fastformers_tf.models.encoder import TransformerEncoder, input_signature
+from fastformers_tf.models.encoder import input_signature
+from fastformers_tf.runtime.base import Predictor
 
 
-class KerasPredictor:
-    """Runs a `TextClassifier` or `TransformerEncoder` on texts.
+def keras_outputs(outputs):
+    """A Keras model's outputs as `{name: array}`: a classifier's tensor is `logits`; lists are dropped."""
+    if isinstance(outputs, dict):
+        return {name: value.numpy() for name, value in outputs.items() if not isinstance(value, list | tuple)}
+    return {"logits": outputs.numpy()}
+
+
+def keras_outputs_spec(model):
+    """The output names `keras_outputs` gives for `model`."""
+    if isinstance(model.output, dict):
+        return [name for name, value in model.output.items() if not isinstance(value, list | tuple)]
+    return ["logits"]
+
+
+def set_keras_threads(threads):
+    """Intra-op threads for TensorFlow; only possible before TensorFlow has run anything."""
+    if tf.config.threading.get_intra_op_parallelism_threads() == threads:
+        return
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError as e:
+        raise RuntimeError(
+            f"Cannot set TensorFlow to {threads} threads: it has already run in this process ({e}). "
+            "Create the KerasPredictor before anything else runs TensorFlow."
+        ) from e
+
+
+class KerasPredictor(Predictor):
+    """Runs a `TextClassifier`, `SpanClassifier` or `TransformerEncoder` on texts.
 
     Texts are tokenized once, sorted by length and batched, and each batch is
-    padded only to its own longest sequence; results come back in input order.
+    padded only to its own longest sequence; results come back in input order
+    (see `Predictor`).
 
     Args:
-        model: a `TextClassifier` (for `predict`) or `TransformerEncoder` (for
-            `embed` and `zero_shot`).
+        model: a task model (for `predict`, `logits`) or a `TransformerEncoder`
+            (for `embed` and `zero_shot`).
         tokenizer: the model's transformers tokenizer.
         max_length: longer texts are truncated to this many tokens.
         batch_size: texts per forward pass.
+        threads: TensorFlow intra-op threads (None: TensorFlow's default);
+            settable only before TensorFlow has run anything in the process.
 
     Example:
         >>> predictor = KerasPredictor(from_pretrained("all-MiniLM-L6-v2"),
@@ -27,67 +56,14 @@ class KerasPredictor:
         [('sports', 0.4...)]
     """
 
-    def __init__(self, model, tokenizer, max_length=128, batch_size=32):
+    def __init__(self, model, tokenizer=None, max_length=128, batch_size=32, threads=None):
+        super().__init__(tokenizer, getattr(model, "labels", None), max_length, batch_size)
+        if threads:
+            set_keras_threads(threads)
         self.model = model
-        self.tokenizer = tokenizer
-        self.max_length = max_length
-        self.batch_size = batch_size
-        self._encoder = model.encoder if isinstance(model, TextClassifier) else model
+        self.input_names = tuple(model.input)
+        self.output_names = tuple(keras_outputs_spec(model))
         self._forward = tf.function(model, input_signature=input_signature(model), reduce_retracing=True)
 
-    def _run(self, texts, output):
-        """`output(model_outputs, batch) -> [b, ...]` for every text, in input order."""
-        ids = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)
-        order = np.argsort([len(x) for x in ids["input_ids"]], kind="stable")
-        results = [None] * len(order)
-        pad_id = self.tokenizer.pad_token_id or 0
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start : start + self.batch_size]
-            width = max(len(ids["input_ids"][i]) for i in chunk)
-            batch = {"token_ids": np.full((len(chunk), width), pad_id, np.int32)}
-            batch["padding_mask"] = np.zeros((len(chunk), width), np.int32)
-            if "segment_ids" in self.model.input:
-                batch["segment_ids"] = np.zeros((len(chunk), width), np.int32)
-            for row, i in enumerate(chunk):
-                n = len(ids["input_ids"][i])
-                batch["token_ids"][row, :n] = ids["input_ids"][i]
-                batch["padding_mask"][row, :n] = 1
-                if "segment_ids" in batch and "token_type_ids" in ids:
-                    batch["segment_ids"][row, :n] = ids["token_type_ids"][i]
-            for row, value in zip(chunk, output(self._forward(batch), batch), strict=True):
-                results[row] = value
-        return np.stack(results) if results else np.zeros((0,))
-
-    def logits(self, texts):
-        if not isinstance(self.model, TextClassifier):
-            raise TypeError("logits() needs a TextClassifier; this predictor holds an encoder.")
-        return self._run(texts, lambda logits, _: logits.numpy())
-
-    def predict(self, texts):
-        """`(label, probability)` per text; label names come from the classifier."""
-        logits = self.logits(texts)
-        probs = tf.nn.softmax(logits, axis=-1).numpy()
-        names = self.model.labels or [str(i) for i in range(self.model.num_classes)]
-        return [(names[k], float(p[k])) for k, p in zip(probs.argmax(-1), probs, strict=True)]
-
-    def embed(self, texts):
-        """Mean-pooled, L2-normalized sentence embeddings `[n, D]` (sentence-transformers style)."""
-        if not isinstance(self.model, TransformerEncoder):
-            raise TypeError("embed() needs a TransformerEncoder.")
-
-        def mean_pool(outputs, batch):
-            mask = batch["padding_mask"][:, :, None].astype(np.float32)
-            pooled = (outputs["sequence_output"].numpy() * mask).sum(1) / np.maximum(mask.sum(1), 1e-9)
-            return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
-
-        return self._run(texts, mean_pool)
-
-    def zero_shot(self, texts, labels, template="This is about {}."):
-        """`(label, cosine similarity)` per text: the label whose description is nearest.
-
-        Each label is embedded as `template.format(label)`; with no training
-        this is as good as the encoder's sentence embeddings, no better.
-        """
-        descriptions = [template.format(label) for label in labels]
-        similarity = self.embed(texts) @ self.embed(descriptions).T  # [n, num_labels]
-        return [(labels[k], float(s[k])) for k, s in zip(similarity.argmax(-1), similarity, strict=True)]
+    def forward(self, inputs):
+        return keras_outputs(self._forward({name: inputs[name] for name in self.input_names}))

@@ -3,13 +3,14 @@
 import os
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from fastformers_tf.backend import tf
 from fastformers_tf.data.batching import batch_order, cached_features, pad_batch
 from fastformers_tf.models.classifier import TextClassifier
 from fastformers_tf.models.encoder import input_signature
 from fastformers_tf.models.span_classifier import SpanClassifier
+from fastformers_tf.runtime.base import Predictor, softmax
+from fastformers_tf.runtime.keras_predictor import KerasPredictor
 
 
 def build_task_model(task, encoder, dropout=0.1, pooling="pooler"):
@@ -72,13 +73,15 @@ class TaskData:
         return dataset.apply(tf.data.experimental.assert_cardinality(num_batches)).prefetch(2)
 
     def predict_probs(self, model, batch_size, progress=True):
-        """Softmax outputs `[n, num_labels]` in example order (batches sorted by length)."""
-        forward = tf.function(model, input_signature=input_signature(model), reduce_retracing=True)
-        probs = np.zeros((len(self), len(self.task.labels)), np.float32)
-        order = batch_order(self.features.lengths, batch_size, bucket_window=10**9)
-        for indices in tqdm(order, desc=f"{self.task.name}/{self.split}", disable=not progress, leave=False):
-            probs[indices] = tf.nn.softmax(forward(self._batch(model, indices)), axis=-1).numpy()
-        return probs
+        """Softmax outputs `[n, num_labels]` in example order (batches sorted by length).
+
+        `model` is a Keras task model or any `Predictor` (an ONNX Runtime or
+        TFLite export, several instances), so every backend is scored alike.
+        """
+        predictor = model if isinstance(model, Predictor) else KerasPredictor(model, batch_size=batch_size)
+        description = f"{self.task.name}/{self.split}" if progress else None
+        logits = predictor.logits_of(self.features, self.pad_id, batch_size, description)
+        return softmax(logits.astype(np.float32)).reshape(len(self), len(self.task.labels))
 
     def evaluate(self, model, batch_size, progress=True):
         """`(metrics, probs)` on this split."""

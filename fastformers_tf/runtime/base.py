@@ -1,0 +1,177 @@
+"""`Predictor`: what every inference backend shares, in numpy and the tokenizer only.
+
+Texts are tokenized once, sorted by length and batched, each batch is padded to
+its own longest sequence, and results come back in input order. A backend only
+runs one padded batch (`forward`). Nothing here imports TensorFlow, so the ONNX
+Runtime and LiteRT predictors serve without it.
+"""
+
+import numpy as np
+
+from fastformers_tf.data.batching import Features, batch_order, pad_batch, tokenize
+from fastformers_tf.data.examples import Example
+
+# Sorts a whole input by length before batching (see `batch_order`).
+SORT_ALL = 10**9
+
+
+def padded_batches(features, input_names, pad_id=0, batch_size=32):
+    """`(rows, inputs)` per batch: rows sorted by length, inputs padded to the batch's longest row.
+
+    `inputs` holds only the `input_names` the model takes (of `token_ids`,
+    `segment_ids`, `padding_mask`, `span_masks`).
+    """
+    order = batch_order(features.lengths, batch_size, bucket_window=SORT_ALL)
+    with_segments = "segment_ids" in input_names
+    return [
+        (rows, {k: v for k, v in pad_batch(features, rows, pad_id, with_segments).items() if k in input_names})
+        for rows in order
+    ]
+
+
+def softmax(logits, axis=-1):
+    shifted = logits - logits.max(axis=axis, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=axis, keepdims=True)
+
+
+class Predictor:
+    """Batched inference on texts over one backend (Keras, ONNX Runtime, TFLite).
+
+    A subclass sets `input_names` and `output_names` and implements
+    `forward(inputs) -> {output name: array}` for one padded batch, whose
+    inputs are `token_ids`, `padding_mask` and, when the model takes them,
+    `segment_ids` and `span_masks` (int32, int32, int32, float32). Classifiers
+    output `logits` `[B, C]`; encoders `sequence_output` `[B, T, D]` and
+    `pooled_output` `[B, D]`.
+
+    Args:
+        tokenizer: the model's transformers tokenizer (None: only
+            `logits_of` on already tokenized features works).
+        labels: label names, index-aligned with the logits (None: "0", "1", ...).
+        max_length: longer texts are truncated to this many tokens.
+        batch_size: texts per forward pass.
+
+    Example:
+        >>> predictor = load_predictor("runs/rte/export", backend="onnx", precision="int8")
+        >>> predictor.predict([("A man sleeps.", "Nobody sleeps.")])
+        [('not_entailment', 0.9...)]
+    """
+
+    input_names = ()
+    output_names = ()
+
+    def __init__(self, tokenizer=None, labels=None, max_length=128, batch_size=32):
+        self.tokenizer = tokenizer
+        self.labels = list(labels) if labels is not None else None
+        self.max_length = max_length
+        self.batch_size = batch_size
+
+    # === Backend ===
+
+    def forward(self, inputs):
+        """`{output name: array}` for one padded batch (a dict of numpy arrays)."""
+        raise NotImplementedError
+
+    def forward_batches(self, batches):
+        """Outputs of each batch, in order (the multi-instance predictor runs them in parallel)."""
+        return map(self.forward, batches)
+
+    def close(self):
+        """Releases what the backend holds (worker processes); a no-op for in-process backends."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # === Batching ===
+
+    @property
+    def pad_id(self):
+        return (self.tokenizer.pad_token_id or 0) if self.tokenizer is not None else 0
+
+    def tokenize(self, texts, text_pairs=None):
+        """`Features` for `texts` (and second texts `text_pairs`, for pair tasks)."""
+        if self.tokenizer is None:
+            raise ValueError("This predictor has no tokenizer; pass one, or give tokenized features to logits_of().")
+        if text_pairs is not None and len(text_pairs) != len(texts):
+            raise ValueError(f"{len(texts)} texts but {len(text_pairs)} text_pairs.")
+        if not len(texts):
+            empty = np.zeros((0,), np.int32)
+            return Features(empty, empty, np.zeros((1,), np.int64), empty, np.zeros((0, 0, 2), np.int32))
+        examples = [
+            Example(guid=str(i), text_a=text, text_b=None if text_pairs is None else text_pairs[i])
+            for i, text in enumerate(texts)
+        ]
+        return tokenize(examples, self.tokenizer, self.max_length)
+
+    def map_batches(self, features, output, pad_id=None, batch_size=None, progress=None):
+        """`output(outputs, batch) -> [b, ...]` for every row of `features`, stacked in row order.
+
+        Args:
+            features: tokenized rows (`fastformers_tf.data.batching.Features`).
+            output: maps one batch's outputs (and its inputs) to per-row results.
+            pad_id: padding token id (default: the tokenizer's).
+            batch_size: rows per forward pass (default: the predictor's).
+            progress: a description to show a progress bar under, or None.
+        """
+        pad_id = self.pad_id if pad_id is None else pad_id
+        batched = padded_batches(features, self.input_names, pad_id, batch_size or self.batch_size)
+        batches = [inputs for _, inputs in batched]
+        outputs = self.forward_batches(batches)
+        if progress:
+            from tqdm.auto import tqdm
+
+            outputs = tqdm(outputs, total=len(batches), desc=progress, leave=False)
+        results = [None] * len(features)
+        for (rows, batch), batch_outputs in zip(batched, outputs, strict=True):
+            for row, value in zip(rows, output(batch_outputs, batch), strict=True):
+                results[row] = value
+        return np.stack(results) if results else np.zeros((0,), np.float32)
+
+    # === Tasks ===
+
+    def _require(self, output_name, method):
+        if output_name not in self.output_names:
+            raise TypeError(
+                f"{method}() needs a model with a {output_name!r} output; this one has {self.output_names}."
+            )
+
+    def logits_of(self, features, pad_id=None, batch_size=None, progress=None):
+        """Logits `[n, C]` for tokenized `features`, in row order."""
+        self._require("logits", "logits_of")
+        return self.map_batches(features, lambda outputs, _: outputs["logits"], pad_id, batch_size, progress)
+
+    def logits(self, texts, text_pairs=None):
+        """Logits `[n, C]` for texts (or text pairs), in input order."""
+        self._require("logits", "logits")
+        return self.logits_of(self.tokenize(texts, text_pairs))
+
+    def predict(self, texts, text_pairs=None):
+        """`(label, probability)` per text."""
+        probs = softmax(self.logits(texts, text_pairs))
+        names = self.labels or [str(i) for i in range(probs.shape[-1])]
+        return [(names[k], float(p[k])) for k, p in zip(probs.argmax(-1), probs, strict=True)]
+
+    def embed(self, texts):
+        """Mean-pooled, L2-normalized sentence embeddings `[n, D]` (sentence-transformers style)."""
+        self._require("sequence_output", "embed")
+
+        def mean_pool(outputs, batch):
+            mask = batch["padding_mask"][:, :, None].astype(np.float32)  # [B, T, 1]
+            pooled = (outputs["sequence_output"] * mask).sum(1) / np.maximum(mask.sum(1), 1e-9)  # [B, D]
+            return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+
+        return self.map_batches(self.tokenize(texts), mean_pool)
+
+    def zero_shot(self, texts, labels, template="This is about {}."):
+        """`(label, cosine similarity)` per text: the label whose description is nearest.
+
+        Each label is embedded as `template.format(label)`; with no training
+        this is as good as the encoder's sentence embeddings, no better.
+        """
+        descriptions = [template.format(label) for label in labels]
+        similarity = self.embed(texts) @ self.embed(descriptions).T  # [n, num_labels]
+        return [(labels[k], float(s[k])) for k, s in zip(similarity.argmax(-1), similarity, strict=True)]

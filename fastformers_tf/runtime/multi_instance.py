@@ -1,0 +1,204 @@
+"""Multi-instance inference: N worker processes, each with its own session on its own cores.
+
+One session with many threads scales poorly on small batches (each GEMM is too
+small to split well), so throughput comes from several sessions side by side,
+each pinned to cores of its own (FastFormers' multi-instance setting).
+"""
+
+import collections
+import multiprocessing
+import os
+import queue
+import traceback
+import weakref
+
+from fastformers_tf.runtime.base import Predictor
+
+CPUINFO = "/proc/cpuinfo"
+
+
+def read_cpuinfo(path=CPUINFO):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def physical_cores(cpus=None, cpuinfo=None):
+    """One logical CPU per physical core among `cpus` (default: those this process may run on).
+
+    Cores are told apart by `(physical id, core id)` in /proc/cpuinfo, so SMT
+    siblings (hyperthreads) count once. Where cpuinfo does not say (some VMs,
+    other architectures), every logical CPU counts as a core.
+
+    Args:
+        cpus: logical CPU ids to consider (default `os.sched_getaffinity(0)`).
+        cpuinfo: the text of /proc/cpuinfo (default: read it).
+    """
+    cpus = sorted(os.sched_getaffinity(0) if cpus is None else cpus)
+    cpuinfo = read_cpuinfo() if cpuinfo is None else cpuinfo
+    core_of = {}
+    for block in cpuinfo.strip().split("\n\n"):
+        fields = dict(line.split(":", 1) for line in block.splitlines() if ":" in line)
+        fields = {k.strip(): v.strip() for k, v in fields.items()}
+        if "processor" in fields and "core id" in fields:
+            core_of[int(fields["processor"])] = (fields.get("physical id", "0"), fields["core id"])
+    first = {}
+    for cpu in cpus:
+        first.setdefault(core_of.get(cpu, ("cpu", cpu)), cpu)
+    return sorted(first.values())
+
+
+def plan_cores(instances, threads, cpus=None, cpuinfo=None, allow_oversubscription=False):
+    """The CPU set of each of `instances` workers with `threads` threads each.
+
+    By default `instances * threads` may not exceed the physical cores: GEMM
+    kernels keep a core's vector units busy, so two threads on SMT siblings
+    run at about one core's speed, and more threads than cores means the OS
+    time-slices spinning thread pools, which shows as latency spikes. Each
+    worker then gets `threads` distinct physical cores (one logical CPU each).
+    With `allow_oversubscription`, workers take consecutive slices of all
+    allowed logical CPUs, wrapping around.
+    """
+    if instances < 1 or threads < 1:
+        raise ValueError(f"instances and threads must be >= 1, got {instances} and {threads}.")
+    cores = physical_cores(cpus, cpuinfo)
+    needed = instances * threads
+    if needed <= len(cores):
+        return [tuple(cores[i * threads : (i + 1) * threads]) for i in range(instances)]
+    if not allow_oversubscription:
+        raise ValueError(
+            f"{instances} instances x {threads} threads = {needed} exceeds the {len(cores)} physical cores "
+            f"this process may use (CPUs {cores}); lower instances or threads, or allow oversubscription."
+        )
+    logical = sorted(os.sched_getaffinity(0) if cpus is None else cpus)
+    return [tuple(logical[(i * threads + t) % len(logical)] for t in range(threads)) for i in range(instances)]
+
+
+def _worker(factory, cpus, tasks, results, worker_id):
+    # Pin first: thread pools created by the session afterwards inherit the CPU set.
+    os.sched_setaffinity(0, cpus)
+    try:
+        predictor = factory()
+    except BaseException:  # noqa: B036  (reported to the parent, which raises it)
+        results.put(("failed", worker_id, traceback.format_exc()))
+        return
+    results.put(("ready", worker_id, (sorted(os.sched_getaffinity(0)), predictor.input_names, predictor.output_names)))
+    while (task := tasks.get()) is not None:
+        index, inputs = task
+        try:
+            results.put(("done", index, predictor.forward(inputs)))
+        except Exception:
+            results.put(("error", index, traceback.format_exc()))
+
+
+def _shutdown(workers, tasks):
+    for _ in workers:
+        tasks.put(None)
+    for worker in workers:
+        worker.join(timeout=10)
+        if worker.is_alive():
+            worker.terminate()
+
+
+class MultiInstancePredictor(Predictor):
+    """Runs batches on `instances` worker processes, each with its own backend session.
+
+    The parent tokenizes, sorts by length and pads (as every `Predictor`);
+    workers (spawned, not forked: a forked ONNX Runtime, TFLite or TensorFlow
+    state is not safe to reuse) take batches from a shared queue as they come
+    free, and results are put back in input order. Each worker is pinned to
+    its own cores with `os.sched_setaffinity` before it opens its session.
+
+    Args:
+        factory: a picklable callable, called once in each worker with no
+            arguments, returning a `Predictor` that runs on `threads` threads
+            (e.g. `functools.partial(open_backend, "onnx", path, threads=1)`).
+        tokenizer: the model's transformers tokenizer (used in the parent).
+        labels: label names, index-aligned with the logits.
+        instances: N, worker processes.
+        threads: T, threads per worker (what `factory` was told to use).
+        max_length: longer texts are truncated to this many tokens.
+        batch_size: texts per forward pass.
+        cpus: logical CPUs to use (default: this process's affinity).
+        allow_oversubscription: allow N x T above the physical cores.
+        timeout: seconds to wait for a worker to start or answer.
+
+    Attributes:
+        worker_cpus: the CPU set each worker reported from `os.sched_getaffinity`.
+
+    Example:
+        >>> factory = functools.partial(open_backend, "onnx", "export/model.int8.onnx", threads=1)
+        >>> with MultiInstancePredictor(factory, tokenizer, instances=2, threads=1) as predictor:
+        ...     predictor.predict(texts)
+    """
+
+    def __init__(
+        self,
+        factory,
+        tokenizer=None,
+        labels=None,
+        instances=2,
+        threads=1,
+        max_length=128,
+        batch_size=32,
+        cpus=None,
+        allow_oversubscription=False,
+        timeout=600,
+    ):
+        super().__init__(tokenizer, labels, max_length, batch_size)
+        self.instances, self.threads, self.timeout = instances, threads, timeout
+        self.planned_cpus = plan_cores(instances, threads, cpus, allow_oversubscription=allow_oversubscription)
+        context = multiprocessing.get_context("spawn")
+        self._tasks, self._results = context.Queue(), context.Queue()
+        self._workers = [
+            context.Process(target=_worker, args=(factory, cpus, self._tasks, self._results, i), daemon=True)
+            for i, cpus in enumerate(self.planned_cpus)
+        ]
+        self._finalizer = weakref.finalize(self, _shutdown, self._workers, self._tasks)
+        for worker in self._workers:
+            worker.start()
+        self.worker_cpus = [None] * instances
+        for _ in range(instances):
+            kind, worker_id, payload = self._receive("start")
+            if kind == "failed":
+                self.close()
+                raise RuntimeError(f"Worker {worker_id} failed to open its session:\n{payload}")
+            self.worker_cpus[worker_id], self.input_names, self.output_names = payload
+
+    def _receive(self, waiting_for):
+        """The next message from a worker; raises if a worker died or nothing came within `timeout`."""
+        waited = 0.0
+        while True:
+            try:
+                return self._results.get(timeout=1.0)
+            except queue.Empty:
+                waited += 1.0
+            dead = [i for i, worker in enumerate(self._workers) if not worker.is_alive()]
+            if dead or waited >= self.timeout:
+                self.close()
+                reason = f"worker(s) {dead} exited" if dead else f"no answer within {self.timeout} s"
+                raise RuntimeError(f"Multi-instance inference stopped while waiting for {waiting_for}: {reason}.")
+
+    def forward_batches(self, batches):
+        if not self._finalizer.alive:
+            raise RuntimeError("This MultiInstancePredictor is closed.")
+        batches = list(batches)
+        for index, inputs in enumerate(batches):
+            self._tasks.put((index, inputs))
+        outputs = collections.OrderedDict()
+        for _ in batches:
+            kind, index, payload = self._receive("results")
+            if kind == "error":
+                self.close()
+                raise RuntimeError(f"A worker failed on batch {index}:\n{payload}")
+            outputs[index] = payload
+        return [outputs[i] for i in range(len(batches))]
+
+    def forward(self, inputs):
+        return self.forward_batches([inputs])[0]
+
+    def close(self):
+        """Stops the workers (also done when the predictor is garbage collected)."""
+        self._finalizer()

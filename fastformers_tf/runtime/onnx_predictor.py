@@ -1,0 +1,56 @@
+"""ONNX Runtime inference on texts (fp32, int8 or fp16 exports); needs no TensorFlow."""
+
+import numpy as np
+
+from fastformers_tf.runtime.base import Predictor
+
+
+def session_options(threads=None):
+    """`SessionOptions` running one batch at a time on `threads` intra-op threads (None: ORT's default)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    # One request at a time: the graph is a chain, so inter-op threads would only compete for cores.
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    return options
+
+
+class OnnxPredictor(Predictor):
+    """Runs an exported `.onnx` file in onnxruntime (see `Predictor` for batching).
+
+    Args:
+        path: the `.onnx` file (from `export_onnx`, `optimize_onnx`,
+            `quantize_int8` or `convert_fp16`).
+        tokenizer: the model's transformers tokenizer.
+        labels: label names, index-aligned with the logits.
+        max_length: longer texts are truncated to this many tokens.
+        batch_size: texts per forward pass.
+        threads: intra-op threads (None: onnxruntime's default, one per core).
+        providers: execution providers (default CPU).
+
+    Example:
+        >>> predictor = OnnxPredictor("export/model.int8.onnx", tokenizer, labels=["no", "yes"], threads=2)
+        >>> predictor.predict(["a great film"])
+    """
+
+    def __init__(self, path, tokenizer=None, labels=None, max_length=128, batch_size=32, threads=None, providers=None):
+        import onnxruntime as ort
+
+        super().__init__(tokenizer, labels, max_length, batch_size)
+        self.path = path
+        self.threads = threads
+        self.session = ort.InferenceSession(
+            path, session_options(threads), providers=providers or ["CPUExecutionProvider"]
+        )
+        self.input_names = tuple(x.name for x in self.session.get_inputs())
+        self.output_names = tuple(x.name for x in self.session.get_outputs())
+
+    def forward(self, inputs):
+        missing = [name for name in self.input_names if name not in inputs]
+        if missing:
+            raise KeyError(f"{self.path} needs inputs {missing}; got {sorted(inputs)}.")
+        feed = {name: np.asarray(inputs[name]) for name in self.input_names}
+        return dict(zip(self.output_names, self.session.run(None, feed), strict=True))
