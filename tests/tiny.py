@@ -66,3 +66,22 @@ def tokenizer(directory):
     with open(path, "w", encoding="utf-8") as f:
         f.write("\n".join(vocab) + "\n")
     return BertTokenizerFast(vocab_file=path)
+
+
+def classifier(num_classes=3, labels=None, seed=0):
+    """A classifier over the uneven encoder (heads [2, 3, 0], FFN [37, 11, 0]), all weights random.
+
+    Mean pooling and a large head whose bias centers the logits of random
+    inputs: different inputs, tokenized texts included, get different top
+    classes, so argmax agreement between backends means something.
+    """
+    from fastformers_tf.models.classifier import TextClassifier
+    from fastformers_tf.prune import PrunePlan, prune
+
+    encoder_ = prune(randomize(encoder(), seed), PrunePlan(**UNEVEN_PLAN))
+    model = TextClassifier(encoder_, num_classes, pooling="mean", labels=labels)
+    randomize(model.output_dense, seed + 1, scale=1.0)
+    kernel, bias = model.output_dense.get_weights()
+    logits = model(model.encoder.dummy_inputs(32, 13, seed=seed + 2)).numpy()
+    model.output_dense.set_weights([kernel, bias - logits.mean(0)])
+    return model

@@ -1,4 +1,9 @@
-"""Keras -> ONNX with tf2onnx, and onnxruntime's transformer graph fusion."""
+"""Keras -> ONNX with tf2onnx, and onnxruntime's transformer graph fusion.
+
+TensorFlow is imported inside the functions that need a Keras model, so the
+ONNX-only helpers (`fused_op_counts`, and `quantize`, `fp16` built on them)
+work without it.
+"""
 
 import collections
 import contextlib
@@ -7,11 +12,17 @@ import logging
 
 import onnx
 
-from fastformers_tf.models.encoder import input_signature
-
 logger = logging.getLogger(__name__)
 
 DEFAULT_OPSET = 18
+# Families whose attention onnxruntime's `bert_keras` fusion matches. MPNet's
+# does not: its relative position bias sits between the scores and the
+# softmax, so it runs unfused (and still matches Keras).
+FUSED_ATTENTION_FAMILIES = ("bert", "roberta")
+
+
+class FusionError(RuntimeError):
+    """onnxruntime fused fewer attention blocks than the model has."""
 
 
 def encoder_of(model):
@@ -25,29 +36,91 @@ def encoder_of(model):
 
 
 def export_onnx(model, path, opset=DEFAULT_OPSET):
-    """Writes `model` as ONNX with dynamic batch and sequence axes; returns the ModelProto."""
+    """Writes `model` as ONNX with dynamic batch and sequence axes; returns the ModelProto.
+
+    Inputs keep the model's input names; outputs are `logits` for task
+    models and the output dict's keys (`sequence_output`, `pooled_output`)
+    for encoders.
+    """
     import tf2onnx
 
-    proto, _ = tf2onnx.convert.from_keras(model, input_signature=input_signature(model), opset=opset, output_path=path)
+    from fastformers_tf.models.encoder import input_signature
+
+    proto, _ = tf2onnx.convert.from_keras(model, input_signature=input_signature(model), opset=opset)
+    if isinstance(model.output, dict):
+        # tf2onnx names a dict's outputs after the layers that made them (`pooler`), in flattened order.
+        names = _flat_output_names(model.output)
+        _rename_outputs(proto, dict(zip([x.name for x in proto.graph.output], names, strict=True)))
+    onnx.save(proto, path)
     return proto
+
+
+def _flat_output_names(output, prefix=""):
+    """Names for `tf.nest.flatten(output)`, in its order: dict keys (sorted, as tf.nest sorts them), list indices."""
+    if isinstance(output, dict):
+        return [name for key in sorted(output) for name in _flat_output_names(output[key], f"{prefix}{key}_")]
+    if isinstance(output, list | tuple):
+        return [name for i, item in enumerate(output) for name in _flat_output_names(item, f"{prefix}{i}_")]
+    return [prefix[:-1]]
+
+
+def _rename_outputs(proto, names):
+    for output in proto.graph.output:
+        output.name = names.get(output.name, output.name)
+    for node in proto.graph.node:
+        for field in (node.input, node.output):
+            for i, name in enumerate(field):
+                if name in names:
+                    field[i] = names[name]
+
+
+def check_onnx(model, path, atol=1e-4, threads=None):
+    """Runs `path` in onnxruntime on sample batches and compares it with `model` in Keras.
+
+    Returns `{"max_abs_diff", "argmax_agreement", "outputs"}`; raises
+    `ParityError` with the largest difference when it exceeds `atol`.
+    """
+    from fastformers_tf.export.parity import check
+    from fastformers_tf.runtime.onnx_predictor import OnnxPredictor
+
+    return check(model, OnnxPredictor(path, threads=threads), atol)
 
 
 def fused_op_counts(proto):
     return dict(collections.Counter(node.op_type for node in proto.graph.node))
 
 
-def optimize_onnx(path, output_path, model):
+@contextlib.contextmanager
+def _quiet():
+    """Keeps the optimizer's pattern-matching chatter (prints and warnings) out of the user's output."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        logging.disable(previous)
+
+
+def optimize_onnx(path, output_path, model, require_fusion=True):
     """Runs onnxruntime's BERT fusion (`model_type="bert_keras"`) on an exported file.
 
     Fused `Attention` nodes get each layer's own head count: the optimizer
     assumes one count for all layers, which is wrong for pruned models.
+
+    For BERT and RoBERTa, every layer with heads must fuse into one
+    `Attention` node: otherwise `FusionError` is raised (with
+    `require_fusion=False`, a warning) and nothing is written, since an
+    unfused graph is correct but far slower than the caller expects. MPNet's
+    attention is known not to fuse (see `FUSED_ATTENTION_FAMILIES`) and is
+    allowed with a log message.
+
     Returns the op-type counts of the optimized graph.
     """
     from onnxruntime.transformers import optimizer
 
     config = encoder_of(model).config
-    # The optimizer prints pattern-matching chatter; keep it out of the user's output.
-    with contextlib.redirect_stdout(io.StringIO()):
+    with _quiet():
         optimized = optimizer.optimize_model(
             path, model_type="bert_keras", num_heads=1, hidden_size=config.hidden_dim, opt_level=0
         )
@@ -59,5 +132,18 @@ def optimize_onnx(path, output_path, model):
         for attribute in node.attribute:
             if attribute.name == "num_heads":
                 attribute.i = qkv_width // (3 * config.head_dim)
+    counts = fused_op_counts(optimized.model)
+    expected = sum(n > 0 for n in config.num_heads)
+    if counts.get("Attention", 0) < expected:
+        message = (
+            f"{path}: onnxruntime fused {counts.get('Attention', 0)} Attention nodes, but the {config.family} "
+            f"model has {expected} layers with heads (num_heads={config.num_heads}). Op counts: {counts}."
+        )
+        if config.family not in FUSED_ATTENTION_FAMILIES:
+            logger.info("%s Expected for %s: its attention does not fuse.", message, config.family)
+        elif require_fusion:
+            raise FusionError(message)
+        else:
+            logger.warning(message)
     optimized.save_model_to_file(output_path)
     return fused_op_counts(onnx.load(output_path))

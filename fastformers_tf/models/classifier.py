@@ -49,7 +49,8 @@ class TextClassifier(TaskModel):
         elif pooling == "cls":
             pooled = outputs["sequence_output"][:, 0, :]
         else:
-            mask = tf.cast(inputs["padding_mask"], outputs["sequence_output"].dtype)[:, :, None]  # [B, T, 1]
+            # expand_dims, not [:, :, None]: TFLite's builtin StridedSlice has no new_axis_mask.
+            mask = tf.expand_dims(tf.cast(inputs["padding_mask"], outputs["sequence_output"].dtype), -1)  # [B, T, 1]
             pooled = tf.reduce_sum(outputs["sequence_output"] * mask, axis=1) / tf.maximum(
                 tf.reduce_sum(mask, axis=1), 1e-9
             )  # [B, D]

@@ -1,10 +1,12 @@
 """The encoder exports through tf2onnx (opset 18) and fuses in onnxruntime."""
 
+import os
+
 import numpy as np
 import onnxruntime as ort
 import pytest
 
-from fastformers_tf.export import export_onnx, optimize_onnx
+from fastformers_tf.export import FusionError, ParityError, check_onnx, export_onnx, optimize_onnx
 from fastformers_tf.models import TextClassifier, from_pretrained
 from fastformers_tf.prune import PrunePlan, prune
 from tests import tiny
@@ -64,3 +66,36 @@ def test_roberta_and_mpnet_export(family, fused_attention, tmp_path):
     # MPNet adds its relative position bias before the softmax, a pattern the
     # bert_keras fusion does not match: it runs unfused (and still matches Keras).
     assert counts.get("Attention", 0) == fused_attention
+
+
+def test_check_onnx_passes_for_the_exported_model_and_names_the_largest_difference_otherwise(tmp_path):
+    model = tiny.classifier()
+    path = str(tmp_path / "model.onnx")
+    export_onnx(model, path)
+    report = check_onnx(model, path)
+    assert report["max_abs_diff"] < 1e-4 and report["argmax_agreement"] == 1.0 and report["outputs"] == ["logits"]
+    other = tiny.classifier(seed=7)  # same sizes, other weights
+    with pytest.raises(ParityError, match=r"model\.onnx: outputs \['logits'\] differ from Keras by up to [0-9.e+-]+ "):
+        check_onnx(other, path)
+
+
+def test_encoder_export_checks_both_outputs(tmp_path):
+    encoder = prune(tiny.randomize(tiny.encoder()), PrunePlan(**tiny.UNEVEN_PLAN))
+    path = str(tmp_path / "encoder.onnx")
+    export_onnx(encoder, path)
+    report = check_onnx(encoder, path)
+    assert report["outputs"] == ["pooled_output", "sequence_output"] and report["argmax_agreement"] is None
+
+
+def test_optimize_fails_loudly_when_a_layer_with_heads_does_not_fuse(tmp_path):
+    # The graph of a [2, 3, 0]-head model fuses 2 Attention nodes; judged against
+    # a model that claims heads in all 3 layers, one attention block is unfused.
+    model = tiny.classifier()
+    raw, fused = str(tmp_path / "model.onnx"), str(tmp_path / "model.opt.onnx")
+    export_onnx(model, raw)
+    claims_three = TextClassifier(tiny.encoder(num_heads=[2, 3, 1]), num_classes=3)
+    with pytest.raises(FusionError, match=r"fused 2 Attention nodes, but the bert model has 3 layers with heads"):
+        optimize_onnx(raw, fused, claims_three)
+    assert not os.path.exists(fused)
+    counts = optimize_onnx(raw, fused, claims_three, require_fusion=False)  # allowed: a warning
+    assert counts["Attention"] == 2 and os.path.exists(fused)

@@ -1,0 +1,71 @@
+"""Keras -> TFLite (fp32, or dynamic-range INT8) with dynamic batch and sequence axes."""
+
+import logging
+
+from fastformers_tf.backend import tf
+from fastformers_tf.export.onnx import encoder_of
+from fastformers_tf.models.encoder import TransformerEncoder, input_signature
+from fastformers_tf.runtime.keras_predictor import keras_outputs_spec
+
+logger = logging.getLogger(__name__)
+
+TFLITE_ACTIVATION = "gelu_tflite"
+
+
+def tflite_ready(model):
+    """`model` rebuilt with the same weights and `tf.nn.gelu`, which TFLite runs as one GELU op.
+
+    Our default `gelu` is written with `tf.math.erf` for tf2onnx; TFLite's
+    builtin ops have no Erf, but do have GELU. The two agree to float rounding.
+    """
+    encoder = encoder_of(model)
+    if encoder.config.activation != "gelu":
+        return model  # relu and gelu_tanh convert as they are
+    tflite_encoder = encoder.with_options(activation=TFLITE_ACTIVATION)
+    return tflite_encoder if isinstance(model, TransformerEncoder) else model.with_encoder(tflite_encoder)
+
+
+def export_tflite(model, path, int8=False):
+    """Writes `model` as a `.tflite` file; returns the path.
+
+    Converted from a concrete function over `[None, None]` inputs, so the
+    interpreter resizes to any batch and length (see `TfLitePredictor`). The
+    signature's inputs are the model's input names, its outputs `logits`
+    (classifiers) or `sequence_output` and `pooled_output` (encoders).
+
+    Args:
+        model: a task model or `TransformerEncoder` (rebuilt with `tflite_ready`).
+        path: the file to write.
+        int8: dynamic-range INT8 (`tf.lite.Optimize.DEFAULT`): int8 weights,
+            activations quantized on the fly inside each matmul.
+    """
+    model = tflite_ready(model)
+    names = keras_outputs_spec(model)
+
+    def serve(inputs):
+        outputs = model(inputs, training=False)
+        return {name: outputs[name] for name in names} if isinstance(outputs, dict) else {"logits": outputs}
+
+    concrete = tf.function(serve, input_signature=input_signature(model)).get_concrete_function()
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
+    # Builtin ops only: a SELECT_TF_OPS fallback would need the TensorFlow runtime at serving time.
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if int8:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    flatbuffer = converter.convert()
+    with open(path, "wb") as f:
+        f.write(flatbuffer)
+    logger.info("Wrote %s (%s, %d bytes)", path, "dynamic-range int8" if int8 else "fp32", len(flatbuffer))
+    return path
+
+
+def check_tflite(model, path, atol=1e-4, threads=None):
+    """Runs `path` in the LiteRT interpreter on sample batches and compares it with `model` in Keras.
+
+    Returns `{"max_abs_diff", "argmax_agreement", "outputs"}`; raises
+    `ParityError` when the difference exceeds `atol`.
+    """
+    from fastformers_tf.export.parity import check
+    from fastformers_tf.runtime.tflite_predictor import TfLitePredictor
+
+    return check(model, TfLitePredictor(path, threads=threads), atol)

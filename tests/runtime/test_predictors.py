@@ -1,0 +1,121 @@
+"""One predictor interface over Keras, ONNX Runtime and TFLite; serving without TensorFlow."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from fastformers_tf.runtime import KerasPredictor, OnnxPredictor, TfLitePredictor, load_predictor
+from fastformers_tf.runtime.load import EXPORT_FILES, infer_backend
+from tests import tiny
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TEXTS = [
+    "the movie was great",
+    "bad",
+    "the team won the game the team lost the game",
+    "soup",
+    "a good film",
+    "vote",
+    "the bill law vote won",
+    "cook the onion soup",
+]
+PAIRS = ["a movie", "the game", "bad film", "great", "", "the law", "soup", "won"]
+
+
+@pytest.mark.parametrize(
+    "backend, precision, atol",
+    [("onnx", "fp32", 1e-4), ("tflite", "fp32", 1e-4), ("onnx", "int8", None), ("onnx", "fp16", 1e-2),
+     ("tflite", "int8", None)],
+)  # fmt: skip
+def test_every_backend_gives_keras_results_in_input_order(tiny_export, backend, precision, atol):
+    keras = KerasPredictor(tiny_export.model, tiny_export.tokenizer, batch_size=3)
+    predictor = load_predictor(tiny_export.directory, backend, precision, threads=1, batch_size=3)
+    assert predictor.labels == ["x", "y", "z"]
+    for pairs in (None, PAIRS):
+        expected, got = keras.logits(TEXTS, pairs), predictor.logits(TEXTS, pairs)
+        if atol:
+            np.testing.assert_allclose(got, expected, atol=atol, rtol=0)
+        assert np.mean(got.argmax(-1) == expected.argmax(-1)) >= 0.85
+    assert len(set(expected.argmax(-1))) > 1  # the agreement above is not trivial
+    labels = predictor.predict(TEXTS, PAIRS)
+    assert [label for label, _ in labels] == [predictor.labels[k] for k in got.argmax(-1)]
+
+
+def test_batched_results_equal_one_by_one(tiny_export):
+    predictor = load_predictor(tiny_export.directory, "onnx", batch_size=3)
+    batched = predictor.logits(TEXTS)
+    np.testing.assert_allclose(batched, np.concatenate([predictor.logits([t]) for t in TEXTS]), atol=1e-5)
+    assert predictor.logits([]).shape == (0,)
+
+
+def test_load_predictor_finds_files_and_backends(tiny_export):
+    directory = tiny_export.directory
+    assert infer_backend(directory) == "onnx"
+    assert infer_backend(os.path.join(directory, "model.int8.tflite")) == "tflite"
+    assert isinstance(load_predictor(os.path.join(directory, "model.int8.tflite")), TfLitePredictor)
+    predictor = load_predictor(directory, precision="int8")
+    assert isinstance(predictor, OnnxPredictor) and predictor.path.endswith(EXPORT_FILES["onnx", "int8"])
+    with pytest.raises(ValueError, match="No fp16 tflite export"):
+        load_predictor(directory, "tflite", "fp16")
+    with pytest.raises(FileNotFoundError, match="no such exported file or export directory"):
+        load_predictor(os.path.join(directory, "missing"), "onnx")
+
+
+def test_encoder_embeddings_from_onnx_equal_keras(tmp_path):
+    from fastformers_tf.export import export_onnx
+
+    encoder = tiny.randomize(tiny.encoder())
+    tokenizer = tiny.tokenizer(str(tmp_path))
+    export_onnx(encoder, str(tmp_path / "encoder.onnx"))
+    onnx_predictor = OnnxPredictor(str(tmp_path / "encoder.onnx"), tokenizer)
+    np.testing.assert_allclose(onnx_predictor.embed(TEXTS), KerasPredictor(encoder, tokenizer).embed(TEXTS), atol=1e-5)
+    with pytest.raises(TypeError, match="logits\\(\\) needs a model with a 'logits' output"):
+        onnx_predictor.logits(TEXTS)
+
+
+SERVE = """
+import json, sys
+# As if TensorFlow, Keras, tf2onnx and torch were not installed: importing one raises ImportError,
+# and transformers' find_spec checks see them as absent.
+for name in ("tensorflow", "tf_keras", "keras", "tf2onnx", "torch"):
+    sys.modules[name] = None
+from fastformers_tf.runtime import load_predictor
+results = {}
+for backend, precision in [("onnx", "fp32"), ("onnx", "int8"), ("tflite", "int8")]:
+    results[backend + "/" + precision] = load_predictor(sys.argv[1], backend, precision).predict(sys.argv[2:])
+import fastformers_tf, fastformers_tf.export.quantize, fastformers_tf.export.fp16  # ONNX-only helpers too
+print(json.dumps(results))
+"""
+
+
+def test_onnx_and_tflite_serving_never_imports_tensorflow(tiny_export):
+    result = subprocess.run(
+        [sys.executable, "-c", SERVE, tiny_export.directory, *TEXTS[:3]],
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k not in ("USE_TF", "USE_TORCH")} | {"PYTHONPATH": ROOT},
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    results = json.loads(result.stdout.strip().splitlines()[-1])
+    expected = KerasPredictor(tiny_export.model, tiny_export.tokenizer).predict(TEXTS[:3])
+    assert [label for label, _ in results["onnx/fp32"]] == [label for label, _ in expected]
+
+
+LAZY = """
+import sys
+import fastformers_tf as ff
+import fastformers_tf.prune.plan
+assert "tensorflow" not in sys.modules
+assert callable(ff.prune) and ff.PrunePlan.__name__ == "PrunePlan" and "TextClassifier" in dir(ff)
+assert ff.keras.__name__ == "tf_keras" and "tensorflow" in sys.modules
+"""
+
+
+def test_package_names_load_tensorflow_on_first_use():
+    result = subprocess.run([sys.executable, "-c", LAZY], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
