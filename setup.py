@@ -1,4 +1,16 @@
+import os
+
 from setuptools import find_packages, setup
+
+
+def requirements(name):
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), name), encoding="utf-8") as f:
+        return [line.split("#")[0].strip() for line in f if line.split("#")[0].strip()]
+
+
+# What serving an export needs. `./install.sh serve` installs only these (the
+# package with --no-deps), since an extra cannot drop TensorFlow from the base.
+SERVE_REQUIRES = requirements("requirements-serve.txt")
 
 setup(
     name="fastformers_tf",
@@ -26,5 +38,11 @@ setup(
         "omegaconf>=2.3,<3",
         "tensorboard>=2.20",  # TensorFlow 2.21 no longer depends on it; tf.summary needs it
     ],
-    extras_require={"test": ["pytest>=8"], "dev": ["pytest>=8", "ruff>=0.6"]},
+    extras_require={
+        "serve": SERVE_REQUIRES,
+        "litert": ["ai-edge-litert>=2.3,<3"],
+        # The serving tests run .tflite files in LiteRT, without TensorFlow.
+        "test": ["pytest>=8", "ai-edge-litert>=2.3,<3"],
+        "dev": ["pytest>=8", "ruff>=0.6", "ai-edge-litert>=2.3,<3"],
+    },
 )

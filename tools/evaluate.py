@@ -1,24 +1,37 @@
-"""Score a fine-tuned model on a task split, or write SuperGLUE submission files.
+"""Score a fine-tuned model (or its export) on a task split, or write SuperGLUE submission files.
 
   python tools/evaluate.py --model=runs/rte/best --task=rte --split=val
   python tools/evaluate.py --model=runs/rte/best --task=rte --split=test --predictions_dir=runs/rte/submission
+  python tools/evaluate.py --model=runs/rte/export --backend=onnx --precision=int8 --task=rte \
+      --reference=runs/rte/best
 
-Labeled splits print the task's metrics. With --predictions_dir the split's
-predictions are written in the SuperGLUE submission format (e.g. RTE.jsonl).
+Labeled splits print the task's metrics. With --reference, the same split is
+also scored with the reference model (e.g. the fp32 Keras model an int8 export
+came from), and the prediction agreement and metric differences are printed.
+With --predictions_dir the split's predictions are written in the SuperGLUE
+submission format (e.g. RTE.jsonl).
 """
 
 import json
 import os
 
+import numpy as np
 from absl import app, flags
 
-import fastformers_tf as ff
 from fastformers_tf.data import get_task
 from fastformers_tf.recipe import Recipe, default_data_dir, load_recipe
+from fastformers_tf.runtime.load import BACKENDS, PRECISIONS, load_predictor
 from fastformers_tf.train.tasks import TaskData
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("model", None, "A model directory written by tools/finetune.py.", required=True)
+flags.DEFINE_string(
+    "model", None, "A model directory written by tools/finetune.py, or an export (tools/export.py).", required=True
+)
+flags.DEFINE_enum("backend", "auto", ["auto", *BACKENDS], "auto: from the file suffix or export.json, else keras.")
+flags.DEFINE_enum("precision", "fp32", PRECISIONS, "Which file of an export directory to score.")
+flags.DEFINE_integer("instances", 1, "Worker processes, each with its own session pinned to its own cores.")
+flags.DEFINE_integer("threads", None, "Threads per session (default: the backend's, or cores / instances).")
+flags.DEFINE_string("reference", None, "Also score this model (backend auto) and print agreement with it.")
 flags.DEFINE_string("task", None, "Task name.", required=True)
 flags.DEFINE_string("split", "val", "Split to score or predict.")
 flags.DEFINE_string("data_dir", None, "Data directory (default ../shared/data).")
@@ -27,7 +40,9 @@ flags.DEFINE_integer("batch_size", 64, "Examples per forward pass.")
 flags.DEFINE_string("predictions_dir", None, "Write the SuperGLUE submission file for this split here.")
 
 
-def training_recipe(model_dir):
+def training_recipe(model):
+    """The recipe saved beside a model directory, an export directory or an exported file."""
+    model_dir = model if os.path.isdir(model) else os.path.dirname(os.path.abspath(model))
     path = os.path.join(model_dir, "recipe.yaml")
     return load_recipe(config_file=path) if os.path.isfile(path) else Recipe()
 
@@ -35,18 +50,29 @@ def training_recipe(model_dir):
 def main(argv):
     del argv
     task = get_task(FLAGS.task)
-    model = ff.load_model(FLAGS.model)
     recipe = training_recipe(FLAGS.model)
     max_length = FLAGS.max_length or recipe.finetune.max_length
-    data = TaskData(task, FLAGS.split, FLAGS.data_dir or default_data_dir(), ff.load_tokenizer(FLAGS.model), max_length)
-    probs = data.predict_probs(model, FLAGS.batch_size)
-    if (data.features.labels >= 0).all():
-        print(
-            json.dumps(
-                {"task": task.name, "split": FLAGS.split, "examples": len(data), **task.metric(data.examples, probs)}
-            )
-        )
-    else:
+    predictor = load_predictor(
+        FLAGS.model, FLAGS.backend, FLAGS.precision, FLAGS.threads, FLAGS.instances, max_length, FLAGS.batch_size
+    )
+    data = TaskData(task, FLAGS.split, FLAGS.data_dir or default_data_dir(), predictor.tokenizer, max_length)
+    with predictor:
+        probs = data.predict_probs(predictor, FLAGS.batch_size)
+    labeled = (data.features.labels >= 0).all()
+    result = {"task": task.name, "split": FLAGS.split, "examples": len(data)}
+    if labeled:
+        result.update(task.metric(data.examples, probs))
+    if FLAGS.reference:
+        with load_predictor(FLAGS.reference, max_length=max_length, batch_size=FLAGS.batch_size) as reference:
+            reference_probs = data.predict_probs(reference, FLAGS.batch_size)
+        result["agreement_with_reference"] = float(np.mean(probs.argmax(-1) == reference_probs.argmax(-1)))
+        if labeled:
+            reference_metrics = task.metric(data.examples, reference_probs)
+            result["reference"] = reference_metrics
+            result["difference"] = {k: result[k] - v for k, v in reference_metrics.items()}
+    if labeled or FLAGS.reference:
+        print(json.dumps(result))
+    if not labeled:
         print(f"{task.name}/{FLAGS.split} has no labels: nothing to score.")
     if FLAGS.predictions_dir:
         if task.predictions is None or task.submission_file is None:

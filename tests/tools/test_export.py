@@ -1,0 +1,65 @@
+"""tools/export.py, then tools/predict.py and tools/evaluate.py on the export, in subprocesses."""
+
+import json
+import os
+import subprocess
+import sys
+
+from fastformers_tf.models import save_model
+from tests import tiny
+from tests.train.test_finetune import write_rte
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def tool(name, *args):
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "tools", name), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": ROOT},
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def test_export_then_predict_and_evaluate_the_int8_model(tmp_path):
+    model = tiny.classifier(num_classes=2, labels=["entailment", "not_entailment"])
+    save_model(model, str(tmp_path / "model"), tokenizer=tiny.tokenizer(str(tmp_path)))
+    out = tmp_path / "export"
+    printed = tool("export.py", f"--model={tmp_path / 'model'}", f"--output_dir={out}", "--int8", "--fp16")
+    assert "onnx/fp32: fused ops" in printed and '"Attention": 2' in printed and '"QAttention": 2' in printed
+    assert "onnx/int8: max |diff| vs Keras" in printed and "argmax agreement" in printed
+
+    info = json.loads((out / "export.json").read_text())
+    assert info["labels"] == ["entailment", "not_entailment"] and info["model_class"] == "TextClassifier"
+    assert info["options"]["int8"] and info["options"]["fp16"] and not info["options"]["tflite"]
+    assert isinstance(info["options"]["reduce_range"], bool)  # resolved from the CPU flags
+    assert set(info["files"]) == {"onnx/fp32", "onnx/int8", "onnx/fp16"}
+    assert info["parity"]["onnx/fp32"]["max_abs_diff"] < 1e-4
+    assert (out / "vocab.txt").exists() and (out / "model.onnx").exists()
+
+    printed = tool(
+        "predict.py", f"--model={out}", "--backend=onnx", "--precision=int8", "--instances=2", "--threads=1",
+        "--text=the team won", "--text=a bad film", "--text=soup",
+    )  # fmt: skip
+    lines = [line.split("\t") for line in printed.strip().splitlines()]
+    assert [text for _, _, text in lines] == ["the team won", "a bad film", "soup"]
+    assert all(label in info["labels"] and 0 < float(p) <= 1 for label, p, _ in lines)
+
+    write_rte(tmp_path / "data")
+    printed = tool(
+        "evaluate.py", f"--model={out}", "--precision=int8", "--task=rte", f"--data_dir={tmp_path / 'data'}",
+        f"--reference={tmp_path / 'model'}", "--max_length=16",
+    )  # fmt: skip
+    result = json.loads(printed.strip().splitlines()[-1])
+    assert result["examples"] == 8 and 0 <= result["accuracy"] <= 1
+    assert result["agreement_with_reference"] >= 0.75
+    assert result["difference"]["accuracy"] == result["accuracy"] - result["reference"]["accuracy"]
+
+
+def test_predict_with_the_tflite_export(tiny_export):
+    printed = tool("predict.py", f"--model={tiny_export.directory}", "--backend=tflite", "--text=a great movie")
+    label, probability, text = printed.strip().split("\t")
+    assert label in ("x", "y", "z") and 0 < float(probability) <= 1 and text == "a great movie"
