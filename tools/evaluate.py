@@ -42,7 +42,7 @@ flags.DEFINE_string("predictions_dir", None, "Write the SuperGLUE submission fil
 
 def training_recipe(model):
     """The recipe saved beside a model directory, an export directory or an exported file."""
-    model_dir = model if os.path.isdir(model) else os.path.dirname(os.path.abspath(model))
+    model_dir = os.path.dirname(os.path.abspath(model)) if os.path.isfile(model) else model
     path = os.path.join(model_dir, "recipe.yaml")
     return load_recipe(config_file=path) if os.path.isfile(path) else Recipe()
 

@@ -8,6 +8,7 @@ import pytest
 from fastformers_tf.export import ParityError, check_tflite, export_tflite
 from fastformers_tf.export.parity import compare, sample_inputs
 from fastformers_tf.export.tflite import tflite_ready
+from fastformers_tf.models import TextClassifier
 from fastformers_tf.runtime.tflite_predictor import TfLitePredictor, interpreter_class
 from tests import tiny
 
@@ -59,3 +60,11 @@ def test_tflite_ready_swaps_only_the_erf_gelu():
     np.testing.assert_allclose(ready(inputs).numpy(), model(inputs).numpy(), atol=1e-5)
     relu = tiny.encoder(activation="relu")
     assert tflite_ready(relu) is relu
+
+
+@pytest.mark.parametrize("family", ["roberta", "mpnet"])
+def test_roberta_and_mpnet_convert_with_builtin_ops(family, tmp_path):
+    # MPNet's attention does not fuse in onnxruntime; TFLite is its fast path.
+    model = TextClassifier(tiny.randomize(tiny.encoder(family)), num_classes=2)
+    path = export_tflite(model, str(tmp_path / f"{family}.tflite"))
+    assert check_tflite(model, path, atol=1e-4)["max_abs_diff"] < 1e-4

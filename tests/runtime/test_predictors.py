@@ -119,3 +119,28 @@ assert ff.keras.__name__ == "tf_keras" and "tensorflow" in sys.modules
 def test_package_names_load_tensorflow_on_first_use():
     result = subprocess.run([sys.executable, "-c", LAZY], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.slow
+def test_minilm_zero_shot_is_the_same_on_every_backend(tmp_path):
+    from fastformers_tf.export import ExportOptions, export_all
+    from fastformers_tf.models import from_pretrained, load_tokenizer
+
+    encoder, tokenizer = from_pretrained("all-MiniLM-L6-v2"), load_tokenizer("all-MiniLM-L6-v2")
+    report = export_all(encoder, str(tmp_path), tokenizer, ExportOptions(int8=True, tflite=True))
+    assert report["fused_op_counts"]["onnx/fp32"]["Attention"] == 6
+    assert report["fused_op_counts"]["onnx/int8"]["QAttention"] == 6
+    texts = {
+        "The team won the championship game.": "sports",
+        "Parliament passed the new budget bill last night.": "politics",
+        "The new phone has a faster chip and better camera.": "technology",
+        "Simmer the onions in butter until golden.": "cooking",
+    }
+    labels = ["sports", "politics", "technology", "cooking"]
+    expected = KerasPredictor(encoder, tokenizer).embed(list(texts))
+    for backend, precision, min_cosine in [("onnx", "fp32", 0.99999), ("tflite", "fp32", 0.99999),
+                                           ("onnx", "int8", 0.98), ("tflite", "int8", 0.98)]:  # fmt: skip
+        predictor = load_predictor(str(tmp_path), backend, precision, threads=2)
+        cosine = (predictor.embed(list(texts)) * expected).sum(-1)  # both L2-normalized
+        assert cosine.min() >= min_cosine, (backend, precision, cosine)
+        assert [label for label, _ in predictor.zero_shot(list(texts), labels)] == list(texts.values())
