@@ -53,7 +53,7 @@ def test_dynamic_int8_quantizes_fused_attention_per_channel_and_keeps_the_classi
     model, path = fused
     int8 = str(tmp_path / "model.int8.onnx")
     head = classifier_nodes(path)
-    assert head == ["text_classifier/logits/MatMul"]
+    assert len(head) == 1 and head[0].endswith("/logits/MatMul")  # text_classifier[_N]/logits/MatMul
     counts = quantize_int8(path, int8, nodes_to_exclude=head)
     assert counts["QAttention"] == 2 and "Attention" not in counts  # both layers with heads
     assert counts["MatMulInteger"] == 6 and counts["MatMul"] == 1  # attention output, FFN in, FFN out x 2; not the head
