@@ -89,8 +89,10 @@ def open_backend(backend, path, threads=None, **kwargs):
         return TfLitePredictor(path, threads=threads, **kwargs)
     if backend == "keras":
         from fastformers_tf.models.pretrained import from_pretrained
-        from fastformers_tf.runtime.keras_predictor import KerasPredictor
+        from fastformers_tf.runtime.keras_predictor import KerasPredictor, set_keras_threads
 
+        if threads:
+            set_keras_threads(threads)  # before loading the model runs TensorFlow
         return KerasPredictor(from_pretrained(path), threads=threads, **kwargs)
     raise ValueError(f"Unknown backend {backend!r}; expected one of {BACKENDS}.")
 

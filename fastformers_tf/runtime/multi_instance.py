@@ -5,7 +5,6 @@ small to split well), so throughput comes from several sessions side by side,
 each pinned to cores of its own (FastFormers' multi-instance setting).
 """
 
-import collections
 import multiprocessing
 import os
 import queue
@@ -187,7 +186,7 @@ class MultiInstancePredictor(Predictor):
         batches = list(batches)
         for index, inputs in enumerate(batches):
             self._tasks.put((index, inputs))
-        outputs = collections.OrderedDict()
+        outputs = {}
         for _ in batches:
             kind, index, payload = self._receive("results")
             if kind == "error":
