@@ -1,0 +1,63 @@
+"""Benchmark: Keras fp32 vs ONNX Runtime (fp32, int8) vs TFLite (fp32, int8) on one model.
+
+  python tools/bench_backends.py --model=all-MiniLM-L6-v2 --output_dir=runs/bench/minilm
+
+Exports the model (fused fp32 ONNX, dynamic int8 ONNX, TFLite fp32 and
+dynamic-range int8) into --output_dir, then times every backend in this one
+process: median/p90 latency at batch 1 and throughput at batch 32, at each
+sequence length, as ratios to Keras `tf.function` fp32, and the share of the
+int8 GEMM peak (measured in the same run) that each int8 path reaches.
+Writes bench.json next to the exports.
+"""
+
+import json
+import os
+
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("model", "all-MiniLM-L6-v2", "Pretrained encoder name or a saved task model directory.")
+flags.DEFINE_string("output_dir", "runs/bench/minilm", "Where the exports and bench.json go.")
+flags.DEFINE_list("seq_lens", ["32", "128"], "Sequence lengths.")
+flags.DEFINE_integer("threads", 2, "Intra-op threads for every backend.")
+flags.DEFINE_integer("latency_iterations", 50, "Timed batch-1 calls per backend and length.")
+
+
+def main(argv):
+    del argv
+    import fastformers_tf as ff
+    from fastformers_tf.bench.backends import benchmark, format_table
+    from fastformers_tf.export.pipeline import ExportOptions, export_all
+    from fastformers_tf.runtime.keras_predictor import KerasPredictor, set_keras_threads
+    from fastformers_tf.runtime.load import open_backend
+
+    set_keras_threads(FLAGS.threads)
+    model = ff.from_pretrained(FLAGS.model)
+    if isinstance(model, ff.TransformerEncoder):
+        model = ff.TextClassifier(model, num_classes=2)  # timing does not depend on the head's weights
+    export_all(model, FLAGS.output_dir, options=ExportOptions(int8=True, tflite=True))
+    files = {
+        "onnx fp32 (fused)": ("onnx", "model.opt.onnx"),
+        "onnx int8": ("onnx", "model.int8.onnx"),
+        "tflite fp32": ("tflite", "model.tflite"),
+        "tflite int8": ("tflite", "model.int8.tflite"),
+    }
+    backends = {"keras fp32": KerasPredictor(model, threads=FLAGS.threads).forward}
+    for name, (backend, file) in files.items():
+        backends[name] = open_backend(backend, os.path.join(FLAGS.output_dir, file), threads=FLAGS.threads).forward
+    result = benchmark(
+        backends,
+        model.encoder.config,
+        tuple(model.input),
+        seq_lens=[int(t) for t in FLAGS.seq_lens],
+        latency_iterations=FLAGS.latency_iterations,
+        threads=FLAGS.threads,
+    )
+    result["model"] = FLAGS.model
+    with open(os.path.join(FLAGS.output_dir, "bench.json"), "w", encoding="utf-8") as f:
+        json.dump(result, f, indent=2)
+    print(format_table(result))
+
+
+if __name__ == "__main__":
+    app.run(main)
