@@ -11,6 +11,7 @@ from fastformers_tf.models.encoder import TransformerEncoder
 from fastformers_tf.models.pretrained import from_pretrained, load_tokenizer
 from fastformers_tf.models.saving import save_model
 from fastformers_tf.recipe import save_recipe
+from fastformers_tf.runtime.keras_predictor import KerasPredictor
 from fastformers_tf.train.optim import adamw
 from fastformers_tf.train.tasks import TaskData, build_task_model
 
@@ -29,9 +30,14 @@ class KeepBest(keras.callbacks.Callback):
         self.data, self.directory, self.tokenizer, self.batch_size = data, directory, tokenizer, batch_size
         self.recipe = recipe
         self.history, self.best, self.best_epoch = [], None, None
+        self.predictor = None
 
     def on_epoch_end(self, epoch, logs=None):
-        metrics, _ = self.data.evaluate(self.model, self.batch_size)
+        # One predictor (one traced tf.function) for the whole run: the weights
+        # it reads are updated in place, so re-tracing every epoch is wasted work.
+        if self.predictor is None:
+            self.predictor = KerasPredictor(self.model, batch_size=self.batch_size)
+        metrics, _ = self.data.evaluate(self.predictor, self.batch_size)
         self.history.append({"epoch": epoch + 1, **metrics, "loss": float((logs or {}).get("loss", float("nan")))})
         main = next(iter(metrics))
         if logs is not None:
