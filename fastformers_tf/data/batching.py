@@ -175,9 +175,3 @@ def pad_batch(features, indices, pad_id=0, with_segments=True, pad_to=None):
         spans = features.spans[indices]  # [B, S, 2]
         inputs["span_masks"] = ((positions >= spans[..., :1]) & (positions < spans[..., 1:])).astype(np.float32)
     return inputs
-
-
-def batches(features, batch_size, shuffle=False, bucket_window=0, seed=0, pad_id=0, with_segments=True):
-    """Yields `(inputs, labels, indices)` batches padded per batch."""
-    for indices in batch_order(features.lengths, batch_size, shuffle, bucket_window, seed):
-        yield pad_batch(features, indices, pad_id, with_segments), features.labels[indices], indices

@@ -3,7 +3,7 @@ import os
 import numpy as np
 import pytest
 
-from fastformers_tf.data.batching import batch_order, batches, cached_features, pad_batch, tokenize
+from fastformers_tf.data.batching import batch_order, cached_features, pad_batch, tokenize
 from fastformers_tf.data.examples import Example, Task
 from tests import tiny
 
@@ -42,7 +42,8 @@ def test_batches_pad_to_their_own_longest(tokenizer):
     features = tokenize([Example(str(i), t, label=i % 2) for i, t in enumerate(texts)], tokenizer, 32)
     widths = []
     seen = []
-    for inputs, labels, indices in batches(features, batch_size=2, bucket_window=10):
+    for indices in batch_order(features.lengths, batch_size=2, bucket_window=10):
+        inputs, labels = pad_batch(features, indices), features.labels[indices]
         widths.append(inputs["token_ids"].shape[1])
         assert inputs["token_ids"].shape[1] == features.lengths[indices].max()
         assert (inputs["padding_mask"].sum(1) == features.lengths[indices]).all()
