@@ -28,6 +28,9 @@ flags.DEFINE_string("calibration_file", None, "Static INT8: a UTF-8 file of text
 flags.DEFINE_boolean("per_channel", True, "Per-channel INT8 weight scales.")
 flags.DEFINE_enum("reduce_range", "auto", ["auto", "true", "false"], "7-bit INT8 weights (auto: without VNNI).")
 flags.DEFINE_boolean("exclude_classifier", False, "Keep the output Dense layer in fp32 in the INT8 model.")
+flags.DEFINE_boolean(
+    "unfuse_skip_layernorm", True, "INT8 model: SkipLayerNormalization as Add + LayerNormalization (faster on CPU)."
+)
 flags.DEFINE_boolean("fp16", False, "Also write the FP16 ONNX model (for GPUs).")
 flags.DEFINE_boolean("tflite", False, "Also write TFLite fp32 and dynamic-range INT8 models.")
 flags.DEFINE_integer("opset", 18, "ONNX opset.")
@@ -59,6 +62,7 @@ def main(argv):
         per_channel=FLAGS.per_channel,
         reduce_range={"auto": None, "true": True, "false": False}[FLAGS.reduce_range],
         exclude_classifier=FLAGS.exclude_classifier,
+        unfuse_skip_layernorm=FLAGS.unfuse_skip_layernorm,
         fp16=FLAGS.fp16,
         tflite=FLAGS.tflite,
     )

@@ -20,6 +20,7 @@ _EXPORTS = {
     "fused_op_counts": "fastformers_tf.export.onnx",
     "optimize_onnx": "fastformers_tf.export.onnx",
     "quantize_int8": "fastformers_tf.export.quantize",
+    "unfuse_skip_layernorm": "fastformers_tf.export.layernorm",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 

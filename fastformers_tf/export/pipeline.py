@@ -13,8 +13,11 @@ import logging
 import os
 import shutil
 
+import onnx
+
 from fastformers_tf.export.fp16 import convert_fp16
-from fastformers_tf.export.onnx import DEFAULT_OPSET, check_onnx, export_onnx, optimize_onnx
+from fastformers_tf.export.layernorm import unfuse_skip_layernorm
+from fastformers_tf.export.onnx import DEFAULT_OPSET, check_onnx, export_onnx, fused_op_counts, optimize_onnx
 from fastformers_tf.export.parity import compare
 from fastformers_tf.export.quantize import classifier_nodes, default_reduce_range, quantize_int8
 from fastformers_tf.runtime.load import EXPORT_FILES, INFO_FILE, RAW_ONNX_FILE
@@ -35,6 +38,9 @@ class ExportOptions:
         per_channel: per-channel int8 weight scales.
         reduce_range: 7-bit int8 weights; None picks it from the CPU flags.
         exclude_classifier: keep the output Dense layer in fp32.
+        unfuse_skip_layernorm: write the int8 model's `SkipLayerNormalization`
+            nodes back as `Add` + `LayerNormalization`, faster on CPU (see
+            `export.layernorm`); `OnnxPredictor` keeps them apart on CPU.
         fp16: write the FP16 ONNX model (for GPUs).
         tflite: write TFLite fp32 and dynamic-range INT8 models.
         require_fusion: fail when BERT/RoBERTa attention does not fuse.
@@ -47,6 +53,7 @@ class ExportOptions:
     per_channel: bool = True
     reduce_range: bool = None
     exclude_classifier: bool = False
+    unfuse_skip_layernorm: bool = True
     fp16: bool = False
     tflite: bool = False
     require_fusion: bool = True
@@ -91,6 +98,10 @@ def export_all(model, output_dir, tokenizer=None, options=None, calibration_batc
         counts["onnx/int8"] = quantize_int8(
             fused, path, options.int8_mode, options.per_channel, options.reduce_range, exclude, calibration_batches
         )
+        if options.unfuse_skip_layernorm:
+            proto = unfuse_skip_layernorm(onnx.load(path))
+            onnx.save(proto, path)
+            counts["onnx/int8"] = fused_op_counts(proto)
         parity["onnx/int8"] = _compare(model, "onnx", path)
         files["onnx/int8"] = os.path.basename(path)
 

@@ -4,6 +4,9 @@ import numpy as np
 
 from fastformers_tf.runtime.base import Predictor
 
+# onnxruntime's session-level optimizer that fuses Add + LayerNormalization into SkipLayerNormalization.
+SKIP_LAYER_NORM_FUSION = "SkipLayerNormFusion"
+
 
 def session_options(threads=None):
     """`SessionOptions` running one batch at a time on `threads` intra-op threads (None: ORT's default)."""
@@ -18,6 +21,16 @@ def session_options(threads=None):
     return options
 
 
+def disabled_optimizers(providers):
+    """Session-level fusions to skip: on CPU, the one that would undo `unfuse_skip_layernorm`.
+
+    onnxruntime's CPU `SkipLayerNormalization` kernel is slower than `Add` +
+    `LayerNormalization`, so int8 exports carry the pair and the session must
+    not fuse it back. GPU providers keep every fusion.
+    """
+    return [SKIP_LAYER_NORM_FUSION] if list(providers) == ["CPUExecutionProvider"] else []
+
+
 class OnnxPredictor(Predictor):
     """Runs an exported `.onnx` file in onnxruntime (see `Predictor` for batching).
 
@@ -29,7 +42,8 @@ class OnnxPredictor(Predictor):
         max_length: longer texts are truncated to this many tokens.
         batch_size: texts per forward pass.
         threads: intra-op threads (None: onnxruntime's default, one per core).
-        providers: execution providers (default CPU).
+        providers: execution providers (default CPU). On CPU alone the session
+            keeps `Add` + `LayerNormalization` apart (see `disabled_optimizers`).
 
     Example:
         >>> predictor = OnnxPredictor("export/model.int8.onnx", tokenizer, labels=["no", "yes"], threads=2)
@@ -42,8 +56,9 @@ class OnnxPredictor(Predictor):
         super().__init__(tokenizer, labels, max_length, batch_size)
         self.path = path
         self.threads = threads
+        providers = providers or ["CPUExecutionProvider"]
         self.session = ort.InferenceSession(
-            path, session_options(threads), providers=providers or ["CPUExecutionProvider"]
+            path, session_options(threads), providers=providers, disabled_optimizers=disabled_optimizers(providers)
         )
         self.input_names = tuple(x.name for x in self.session.get_inputs())
         self.output_names = tuple(x.name for x in self.session.get_outputs())

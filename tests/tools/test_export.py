@@ -38,6 +38,10 @@ def test_export_then_predict_and_evaluate_the_int8_model(tmp_path):
     assert isinstance(info["options"]["reduce_range"], bool)  # resolved from the CPU flags
     assert set(info["files"]) == {"onnx/fp32", "onnx/int8", "onnx/fp16"}
     assert info["parity"]["onnx/fp32"]["max_abs_diff"] < 1e-4
+    fp32, int8, fp16 = (info["fused_op_counts"][f"onnx/{p}"] for p in ("fp32", "int8", "fp16"))
+    # CPU int8: every SkipLayerNormalization written back as Add + LayerNormalization; fp32 and fp16 keep the fused op.
+    assert "SkipLayerNormalization" not in int8 and fp16["SkipLayerNormalization"] == fp32["SkipLayerNormalization"] > 0
+    assert int8["LayerNormalization"] == fp32.get("LayerNormalization", 0) + fp32["SkipLayerNormalization"]
     assert (out / "vocab.txt").exists() and (out / "model.onnx").exists()
 
     printed = tool(
