@@ -1,14 +1,15 @@
 """Latency and throughput of every inference backend on one model, side by side.
 
-All backends run in one process on the same synthetic batches, one after the
-other, so the ratios to Keras are measured under the same conditions. The
+All backends run in one process on the same synthetic batches, taking turns
+in rounds, so the ratios to Keras are measured under the same conditions. The
 int8 paths are also put against this CPU's int8 GEMM peak, measured in the
 same run with one large onnxruntime `MatMulInteger`.
 """
 
-import time
-
 import numpy as np
+
+from fastformers_tf.bench.kernels import int8_gemm_peak, layernorm_kernels
+from fastformers_tf.bench.timing import cpu_name, timings
 
 
 def synthetic_inputs(input_names, vocab_size, batch_size, seq_len, seed=0):
@@ -20,18 +21,6 @@ def synthetic_inputs(input_names, vocab_size, batch_size, seq_len, seed=0):
         "segment_ids": np.zeros((batch_size, seq_len), np.int32),
     }
     return {name: inputs[name] for name in input_names}
-
-
-def timings(forward, inputs, iterations, warmup=3):
-    """Seconds of each of `iterations` calls, after `warmup` untimed calls."""
-    for _ in range(warmup):
-        forward(inputs)
-    seconds = []
-    for _ in range(iterations):
-        start = time.perf_counter()
-        forward(inputs)
-        seconds.append(time.perf_counter() - start)
-    return np.array(seconds)
 
 
 def encoder_ops(config, seq_len):
@@ -48,55 +37,48 @@ def encoder_ops(config, seq_len):
     return 2 * total
 
 
-def int8_gemm_peak(threads, size=1024, iterations=20):
-    """Int8 ops/s of onnxruntime's `MatMulInteger` on a `size`^3 GEMM (uint8 x int8 -> int32)."""
-    import onnxruntime as ort
-    from onnx import TensorProto, helper, numpy_helper
+def interleaved_timings(backends, inputs, iterations, rounds, warmup=3):
+    """`{name: seconds of each call}`: every backend runs `iterations / rounds` calls per round, in turn.
 
-    rng = np.random.default_rng(0)
-    weight = numpy_helper.from_array(rng.integers(-127, 127, (size, size)).astype(np.int8), "B")
-    graph = helper.make_graph(
-        [helper.make_node("MatMulInteger", ["A", "B"], ["Y"])],
-        "int8_gemm",
-        [helper.make_tensor_value_info("A", TensorProto.UINT8, [size, size])],
-        [helper.make_tensor_value_info("Y", TensorProto.INT32, [size, size])],
-        [weight],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-    a = rng.integers(0, 255, (size, size)).astype(np.uint8)
-    seconds = timings(lambda x: session.run(None, {"A": x}), a, iterations)
-    return 2 * size**3 / float(np.median(seconds))
+    Taking turns spreads slow spells of a shared machine (other tenants,
+    clock changes) over all backends instead of charging one of them.
+    """
+    seconds = {name: [] for name in backends}
+    for round_ in range(rounds):
+        for name, forward in backends.items():
+            calls = iterations // rounds + (round_ < iterations % rounds)
+            seconds[name].extend(timings(forward, inputs, calls, warmup=warmup if round_ == 0 else 0))
+    return {name: np.array(values) for name, values in seconds.items()}
 
 
 def benchmark(backends, config, input_names, seq_lens=(32, 128), latency_iterations=50, throughput_batch=32,
-              throughput_iterations=5, threads=2):  # fmt: skip
+              throughput_iterations=5, threads=2, rounds=5):  # fmt: skip
     """Rows of latency (batch 1) and throughput (batch `throughput_batch`) per backend and length.
 
     Args:
         backends: `{name: forward}`; the first one is the baseline of the ratios.
         config: the encoder's `EncoderConfig` (vocabulary, ops count).
         input_names: the model's input names.
+        rounds: the backends take turns this many times (see `interleaved_timings`).
     """
     peak = int8_gemm_peak(threads)
+    layernorm = {seq_len: layernorm_kernels(threads, (1, seq_len, config.hidden_dim)) for seq_len in seq_lens}
     rows = []
     for seq_len in seq_lens:
         one = synthetic_inputs(input_names, config.vocab_size, 1, seq_len)
         many = synthetic_inputs(input_names, config.vocab_size, throughput_batch, seq_len, seed=1)
         ops = encoder_ops(config, seq_len)
-        for name, forward in backends.items():
-            latency = timings(forward, one, latency_iterations)
-            batch_seconds = float(np.median(timings(forward, many, throughput_iterations, warmup=1)))
-            median = float(np.median(latency))
+        latency = interleaved_timings(backends, one, latency_iterations, rounds)
+        batch = interleaved_timings(backends, many, max(throughput_iterations, rounds), rounds, warmup=1)
+        for name in backends:
+            median = float(np.median(latency[name]))
             rows.append(
                 {
                     "backend": name,
                     "seq_len": seq_len,
                     "latency_ms_median": 1e3 * median,
-                    "latency_ms_p90": 1e3 * float(np.percentile(latency, 90)),
-                    "throughput_per_s": throughput_batch / batch_seconds,
+                    "latency_ms_p90": 1e3 * float(np.percentile(latency[name], 90)),
+                    "throughput_per_s": throughput_batch / float(np.median(batch[name])),
                     "share_of_int8_peak": (ops / median) / peak if "int8" in name else None,
                 }
             )
@@ -104,20 +86,28 @@ def benchmark(backends, config, input_names, seq_lens=(32, 128), latency_iterati
         base = next(r for r in rows if r["seq_len"] == row["seq_len"])
         row["latency_speedup"] = base["latency_ms_median"] / row["latency_ms_median"]
         row["throughput_speedup"] = row["throughput_per_s"] / base["throughput_per_s"]
-    return {"int8_gemm_peak_gops": peak / 1e9, "gop_per_query": {t: encoder_ops(config, t) / 1e9 for t in seq_lens},
-            "threads": threads, "rows": rows}  # fmt: skip
+    return {"cpu": cpu_name(), "threads": threads, "int8_gemm_peak_gops": peak / 1e9,
+            "gop_per_query": {t: encoder_ops(config, t) / 1e9 for t in seq_lens}, "layernorm_kernels": layernorm,
+            "rows": rows}  # fmt: skip
 
 
 def format_table(result):
     lines = [
-        f"int8 GEMM peak (MatMulInteger 1024^3, {result['threads']} threads): "
-        f"{result['int8_gemm_peak_gops']:.0f} GOP/s",
-        "backend            seq  p50 ms  p90 ms  x keras  thr/s  x keras  % int8 peak",
+        f"{result['cpu']}, {result['threads']} threads",
+        f"int8 GEMM peak (MatMulInteger 1024^3): {result['int8_gemm_peak_gops']:.0f} GOP/s",
     ]
+    for kernels in result["layernorm_kernels"].values():
+        shape = "x".join(map(str, kernels["shape"]))
+        lines.append(
+            f"{shape}: SkipLayerNormalization {1e3 * kernels['skip_layernorm_ms']:.0f} us, "
+            f"Add + LayerNormalization {1e3 * kernels['add_layernorm_ms']:.0f} us "
+            f"({kernels['skip_layernorm_ms'] / kernels['add_layernorm_ms']:.1f}x)"
+        )
+    lines.append(f"{'backend':<28} seq  p50 ms  p90 ms  x keras  thr/s  x keras  % int8 peak")
     for r in result["rows"]:
         share = f"{100 * r['share_of_int8_peak']:.0f}%" if r["share_of_int8_peak"] is not None else "-"
         lines.append(
-            f"{r['backend']:<18} {r['seq_len']:>4} {r['latency_ms_median']:>7.2f} {r['latency_ms_p90']:>7.2f} "
+            f"{r['backend']:<28} {r['seq_len']:>4} {r['latency_ms_median']:>7.2f} {r['latency_ms_p90']:>7.2f} "
             f"{r['latency_speedup']:>7.2f}x {r['throughput_per_s']:>6.0f} {r['throughput_speedup']:>7.2f}x {share:>8}"
         )
     return "\n".join(lines)

@@ -1,0 +1,52 @@
+"""Benchmark helpers: turn-taking timings, op counts, the layernorm kernel pair, the printed table."""
+
+from fastformers_tf.bench.backends import encoder_ops, format_table, interleaved_timings
+from fastformers_tf.bench.kernels import layernorm_kernels
+from fastformers_tf.bench.timing import cpu_name
+from fastformers_tf.models.config import EncoderConfig
+
+
+def test_backends_take_turns_and_each_gets_its_iterations():
+    calls = []
+    backends = {name: (lambda x, name=name: calls.append(name)) for name in ("a", "b")}
+    seconds = interleaved_timings(backends, None, iterations=7, rounds=3, warmup=1)
+    assert {name: len(s) for name, s in seconds.items()} == {"a": 7, "b": 7}
+    # Round 1: a's warm-up and 3 calls, then b's; rounds 2 and 3: 2 calls each, no warm-up.
+    assert "".join(calls) == "aaaa" + "bbbb" + "aa" + "bb" + "aa" + "bb"
+
+
+def test_minilm_query_ops_match_the_issue():
+    config = EncoderConfig(vocab_size=30522, hidden_dim=384, num_layers=6, num_heads=12, intermediate_dim=1536)
+    assert abs(encoder_ops(config, 128) / 1e9 - 2.9) < 0.05  # "one MiniLM-L6 query at seq 128 is about 2.9 GOP"
+    pruned = EncoderConfig(
+        vocab_size=99, hidden_dim=384, num_layers=6, num_heads=[6] * 6, intermediate_dim=[768] * 6, head_dim=32
+    )
+    assert encoder_ops(pruned, 128) * 2 == encoder_ops(config, 128)  # half the head width and FFN: half the ops
+
+
+def test_layernorm_kernels_compare_equal_computations():
+    result = layernorm_kernels(threads=1, shape=(1, 9, 24), iterations=3)
+    assert result["shape"] == [1, 9, 24] and result["max_abs_diff"] < 1e-5
+    assert result["skip_layernorm_ms"] > 0 and result["add_layernorm_ms"] > 0
+
+
+def test_table_names_the_cpu_and_the_kernels():
+    row = dict(backend="onnx int8", seq_len=32, latency_ms_median=2.0, latency_ms_p90=2.5, throughput_per_s=500.0,
+               latency_speedup=3.0, throughput_speedup=2.0, share_of_int8_peak=0.41)  # fmt: skip
+    kernels = {"32": {"shape": [1, 32, 384], "skip_layernorm_ms": 0.09, "add_layernorm_ms": 0.03, "max_abs_diff": 0}}
+    result = {
+        "cpu": "Some CPU",
+        "threads": 2,
+        "int8_gemm_peak_gops": 250.0,
+        "layernorm_kernels": kernels,
+        "rows": [row],
+    }
+    lines = format_table(result).splitlines()
+    assert lines[0] == "Some CPU, 2 threads"
+    assert "1x32x384: SkipLayerNormalization 90 us, Add + LayerNormalization 30 us (3.0x)" in lines
+    assert lines[-1].split() == ["onnx", "int8", "32", "2.00", "2.50", "3.00x", "500", "2.00x", "41%"]
+
+
+def test_cpu_name_from_cpuinfo():
+    assert cpu_name("processor : 0\nmodel name\t: AMD EPYC 7B13\nflags : avx2\n") == "AMD EPYC 7B13"
+    assert cpu_name("")  # falls back to what platform knows
