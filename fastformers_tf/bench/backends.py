@@ -9,7 +9,8 @@ same run with one large onnxruntime `MatMulInteger`.
 import numpy as np
 
 from fastformers_tf.bench.kernels import int8_gemm_peak, layernorm_kernels
-from fastformers_tf.bench.timing import cpu_name, timings
+from fastformers_tf.bench.timing import timings
+from fastformers_tf.cpu import cpu_name
 
 
 def synthetic_inputs(input_names, vocab_size, batch_size, seq_len, seed=0):

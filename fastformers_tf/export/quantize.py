@@ -8,6 +8,7 @@ import os
 
 import onnx
 
+from fastformers_tf.cpu import cpu_flags
 from fastformers_tf.export.onnx import fused_op_counts
 
 logger = logging.getLogger(__name__)
@@ -18,21 +19,6 @@ DYNAMIC_OP_TYPES = ("MatMul", "Attention")
 # CPU flags of int8 dot-product instructions (x86: AVX512-VNNI, AVX-VNNI, AMX).
 VNNI_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
 MODES = ("dynamic", "static")
-
-
-def cpu_flags(cpuinfo=None):
-    """The feature flags of the first CPU in /proc/cpuinfo (or in the given text); empty if unknown."""
-    if cpuinfo is None:
-        try:
-            with open("/proc/cpuinfo", encoding="utf-8") as f:
-                cpuinfo = f.read()
-        except OSError:
-            return set()
-    for line in cpuinfo.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() in ("flags", "Features"):
-            return set(value.split())
-    return set()
 
 
 def has_int8_dot_product(flags):

@@ -11,17 +11,8 @@ import queue
 import traceback
 import weakref
 
+from fastformers_tf.cpu import processors
 from fastformers_tf.runtime.base import Predictor
-
-CPUINFO = "/proc/cpuinfo"
-
-
-def read_cpuinfo(path=CPUINFO):
-    try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
-    except OSError:
-        return ""
 
 
 def physical_cores(cpus=None, cpuinfo=None):
@@ -36,11 +27,8 @@ def physical_cores(cpus=None, cpuinfo=None):
         cpuinfo: the text of /proc/cpuinfo (default: read it).
     """
     cpus = sorted(os.sched_getaffinity(0) if cpus is None else cpus)
-    cpuinfo = read_cpuinfo() if cpuinfo is None else cpuinfo
     core_of = {}
-    for block in cpuinfo.strip().split("\n\n"):
-        fields = dict(line.split(":", 1) for line in block.splitlines() if ":" in line)
-        fields = {k.strip(): v.strip() for k, v in fields.items()}
+    for fields in processors(cpuinfo):
         if "processor" in fields and "core id" in fields:
             core_of[int(fields["processor"])] = (fields.get("physical id", "0"), fields["core id"])
     first = {}

@@ -2,7 +2,6 @@
 
 from fastformers_tf.bench.backends import encoder_ops, format_table, interleaved_timings
 from fastformers_tf.bench.kernels import layernorm_kernels
-from fastformers_tf.bench.timing import cpu_name
 from fastformers_tf.models.config import EncoderConfig
 
 
@@ -45,8 +44,3 @@ def test_table_names_the_cpu_and_the_kernels():
     assert lines[0] == "Some CPU, 2 threads"
     assert "1x32x384: SkipLayerNormalization 90 us, Add + LayerNormalization 30 us (3.0x)" in lines
     assert lines[-1].split() == ["onnx", "int8", "32", "2.00", "2.50", "3.00x", "500", "2.00x", "41%"]
-
-
-def test_cpu_name_from_cpuinfo():
-    assert cpu_name("processor : 0\nmodel name\t: AMD EPYC 7B13\nflags : avx2\n") == "AMD EPYC 7B13"
-    assert cpu_name("")  # falls back to what platform knows
