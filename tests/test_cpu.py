@@ -21,4 +21,3 @@ def test_flags_and_name():
     assert cpu_flags(CPUINFO) == {"fpu", "avx2", "fma"}
     assert cpu_name(CPUINFO) == "AMD EPYC 7B13"
     assert cpu_flags("") == set() and cpu_name("")  # no cpuinfo: no flags, a name from platform
-

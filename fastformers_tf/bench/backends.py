@@ -111,4 +111,11 @@ def format_table(result):
             f"{r['backend']:<28} {r['seq_len']:>4} {r['latency_ms_median']:>7.2f} {r['latency_ms_p90']:>7.2f} "
             f"{r['latency_speedup']:>7.2f}x {r['throughput_per_s']:>6.0f} {r['throughput_speedup']:>7.2f}x {share:>8}"
         )
+    for seq_len in dict.fromkeys(r["seq_len"] for r in result["rows"]):
+        int8 = sorted((r for r in result["rows"] if r["seq_len"] == seq_len and "int8" in r["backend"]),
+                      key=lambda r: r["latency_ms_median"])  # fmt: skip
+        if int8:
+            best = int8[0]["latency_ms_median"]
+            ranked = ", ".join(f"{r['backend']} {r['latency_ms_median'] / best:.2f}x" for r in int8[1:])
+            lines.append(f"seq {seq_len}: fastest int8 path {int8[0]['backend']} ({best:.2f} ms); then {ranked}")
     return "\n".join(lines)

@@ -33,14 +33,11 @@ def test_table_names_the_cpu_and_the_kernels():
     row = dict(backend="onnx int8", seq_len=32, latency_ms_median=2.0, latency_ms_p90=2.5, throughput_per_s=500.0,
                latency_speedup=3.0, throughput_speedup=2.0, share_of_int8_peak=0.41)  # fmt: skip
     kernels = {"32": {"shape": [1, 32, 384], "skip_layernorm_ms": 0.09, "add_layernorm_ms": 0.03, "max_abs_diff": 0}}
-    result = {
-        "cpu": "Some CPU",
-        "threads": 2,
-        "int8_gemm_peak_gops": 250.0,
-        "layernorm_kernels": kernels,
-        "rows": [row],
-    }
+    tflite = dict(row, backend="tflite int8", latency_ms_median=1.5)
+    result = {"cpu": "Some CPU", "threads": 2, "int8_gemm_peak_gops": 250.0, "layernorm_kernels": kernels,
+              "rows": [row, tflite]}  # fmt: skip
     lines = format_table(result).splitlines()
     assert lines[0] == "Some CPU, 2 threads"
     assert "1x32x384: SkipLayerNormalization 90 us, Add + LayerNormalization 30 us (3.0x)" in lines
-    assert lines[-1].split() == ["onnx", "int8", "32", "2.00", "2.50", "3.00x", "500", "2.00x", "41%"]
+    assert lines[-3].split() == ["onnx", "int8", "32", "2.00", "2.50", "3.00x", "500", "2.00x", "41%"]
+    assert lines[-1] == "seq 32: fastest int8 path tflite int8 (1.50 ms); then onnx int8 1.33x"
