@@ -6,6 +6,8 @@ int8 paths are also put against this CPU's int8 GEMM peak, measured in the
 same run with one large onnxruntime `MatMulInteger`.
 """
 
+import time
+
 import numpy as np
 
 from fastformers_tf.bench.kernels import int8_gemm_peak, layernorm_kernels
@@ -38,17 +40,21 @@ def encoder_ops(config, seq_len):
     return 2 * total
 
 
-def interleaved_timings(backends, inputs, iterations, rounds, warmup=3):
+def interleaved_timings(backends, inputs, iterations, rounds, warmup=2, pause=0.2):
     """`{name: seconds of each call}`: every backend runs `iterations / rounds` calls per round, in turn.
 
     Taking turns spreads slow spells of a shared machine (other tenants,
-    clock changes) over all backends instead of charging one of them.
+    clock changes) over all backends instead of charging one of them. Each
+    turn starts after `pause` seconds, so the thread pools of the backend
+    before (onnxruntime, TensorFlow and XNNPACK spin-wait after a call) are
+    asleep, and with `warmup` untimed calls.
     """
     seconds = {name: [] for name in backends}
     for round_ in range(rounds):
         for name, forward in backends.items():
             calls = iterations // rounds + (round_ < iterations % rounds)
-            seconds[name].extend(timings(forward, inputs, calls, warmup=warmup if round_ == 0 else 0))
+            time.sleep(pause)
+            seconds[name].extend(timings(forward, inputs, calls, warmup))
     return {name: np.array(values) for name, values in seconds.items()}
 
 

@@ -8,10 +8,10 @@ from fastformers_tf.models.config import EncoderConfig
 def test_backends_take_turns_and_each_gets_its_iterations():
     calls = []
     backends = {name: (lambda x, name=name: calls.append(name)) for name in ("a", "b")}
-    seconds = interleaved_timings(backends, None, iterations=7, rounds=3, warmup=1)
+    seconds = interleaved_timings(backends, None, iterations=7, rounds=3, warmup=1, pause=0)
     assert {name: len(s) for name, s in seconds.items()} == {"a": 7, "b": 7}
-    # Round 1: a's warm-up and 3 calls, then b's; rounds 2 and 3: 2 calls each, no warm-up.
-    assert "".join(calls) == "aaaa" + "bbbb" + "aa" + "bb" + "aa" + "bb"
+    # Round 1: a's warm-up call and 3 timed calls, then b's; rounds 2 and 3: a warm-up and 2 timed calls each.
+    assert "".join(calls) == "aaaa" + "bbbb" + "aaa" + "bbb" + "aaa" + "bbb"
 
 
 def test_minilm_query_ops_match_the_issue():
