@@ -11,28 +11,29 @@ from onnx import TensorProto, helper, numpy_helper
 
 from fastformers_tf.bench.timing import timings
 from fastformers_tf.export.layernorm import unfuse_skip_layernorm
-from fastformers_tf.runtime.onnx_predictor import SKIP_LAYER_NORM_FUSION
+from fastformers_tf.runtime.onnx_predictor import disabled_optimizers, session_options
 
 OPSET = 18
+SKIP_LAYER_NORM_INPUTS = ("x", "skip", "gamma", "beta", "bias")
 
 
-def _session(proto, threads, disabled_optimizers=()):
+def _session(proto, threads):
+    """A CPU session opened as `OnnxPredictor` opens one (so `Add` + `LayerNormalization` stay apart)."""
     import onnxruntime as ort
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
+    providers = ["CPUExecutionProvider"]
     return ort.InferenceSession(
         proto.SerializeToString(),
-        options,
-        providers=["CPUExecutionProvider"],
-        disabled_optimizers=list(disabled_optimizers),
+        session_options(threads),
+        providers=providers,
+        disabled_optimizers=disabled_optimizers(providers),
     )
 
 
-def _model(nodes, inputs, outputs, initializers):
+def _model(nodes, inputs, outputs, initializers, opset=OPSET):
     graph = helper.make_graph(nodes, "kernel", inputs, outputs, initializers)
     return helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid("com.microsoft", 1)]
+        graph, opset_imports=[helper.make_opsetid("", opset), helper.make_opsetid("com.microsoft", 1)]
     )
 
 
@@ -52,36 +53,36 @@ def int8_gemm_peak(threads, size=1024, iterations=20):
     return 2 * size**3 / float(np.median(seconds))
 
 
-def skip_layernorm_model(hidden, seed=0):
-    """One `SkipLayerNormalization` (input + skip + bias, then gamma/beta), as the BERT fusion writes it."""
-    rng = np.random.default_rng(seed)
+def skip_layernorm_model(hidden, inputs=SKIP_LAYER_NORM_INPUTS, outputs=("y",), opset=OPSET, epsilon=1e-12):
+    """One `SkipLayerNormalization` over graph inputs x and skip, as the BERT fusion writes it by default.
+
+    `inputs` names which of gamma, beta, bias exist (random initializers; ""
+    leaves an optional one out); every named output is a graph output.
+    """
+    rng = np.random.default_rng(0)
     params = [
-        numpy_helper.from_array(rng.normal(1.0, 0.1, hidden).astype(np.float32), "gamma"),
-        numpy_helper.from_array(rng.normal(0.0, 0.1, hidden).astype(np.float32), "beta"),
-        numpy_helper.from_array(rng.normal(0.0, 0.1, hidden).astype(np.float32), "bias"),
+        numpy_helper.from_array(rng.normal(mean, 0.1, hidden).astype(np.float32), name)
+        for name, mean in (("gamma", 1.0), ("beta", 0.0), ("bias", 0.0))
+        if name in inputs
     ]
     node = helper.make_node(
-        "SkipLayerNormalization",
-        ["x", "skip", "gamma", "beta", "bias"],
-        ["y"],
-        name="SkipLayerNorm",
-        domain="com.microsoft",
-        epsilon=1e-12,
+        "SkipLayerNormalization", list(inputs), list(outputs), "SkipLayerNorm", domain="com.microsoft", epsilon=epsilon
     )
     shape = ["batch", "seq", hidden]
     return _model(
         [node],
         [helper.make_tensor_value_info(name, TensorProto.FLOAT, shape) for name in ("x", "skip")],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info(name, TensorProto.FLOAT, shape) for name in outputs if name],
         params,
+        opset,
     )
 
 
 def layernorm_kernels(threads, shape=(1, 128, 384), iterations=200):
     """Median ms of the fused `SkipLayerNormalization` and of `Add` + `LayerNormalization` on `shape`.
 
-    The second session is opened the way `OnnxPredictor` opens int8 exports
-    (no `SkipLayerNormFusion`), so the two kernels are what is compared.
+    Both sessions are opened the way `OnnxPredictor` opens them (no
+    `SkipLayerNormFusion`), so the two kernels are what is compared.
     Returns the two times and the largest difference of their outputs.
     """
     fused = skip_layernorm_model(shape[-1])
@@ -89,7 +90,7 @@ def layernorm_kernels(threads, shape=(1, 128, 384), iterations=200):
     feed = {name: rng.normal(size=shape).astype(np.float32) for name in ("x", "skip")}
     sessions = {
         "skip_layernorm": _session(fused, threads),
-        "add_layernorm": _session(unfuse_skip_layernorm(fused), threads, [SKIP_LAYER_NORM_FUSION]),
+        "add_layernorm": _session(unfuse_skip_layernorm(fused), threads),
     }
     result = {"shape": list(shape)}
     for name, session in sessions.items():

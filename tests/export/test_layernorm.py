@@ -4,33 +4,17 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from onnx import numpy_helper
 
+from fastformers_tf.bench import kernels
 from fastformers_tf.export import unfuse_skip_layernorm
 from fastformers_tf.runtime.onnx_predictor import disabled_optimizers, session_options
 
 HIDDEN = 7
-SHAPE = ["batch", "seq", HIDDEN]
 
 
 def skip_layernorm_model(inputs, outputs, opset=18):
-    """One SkipLayerNormalization over graph inputs x, skip; every named output is a graph output."""
-    rng = np.random.default_rng(0)
-    params = [
-        numpy_helper.from_array(rng.normal(mean, 0.3, HIDDEN).astype(np.float32), name)
-        for name, mean in (("gamma", 1.0), ("beta", 0.0), ("bias", 0.0))
-        if name in inputs
-    ]
-    node = helper.make_node("SkipLayerNormalization", inputs, outputs, "SkipLN", domain="com.microsoft", epsilon=1e-5)
-    graph = helper.make_graph(
-        [node],
-        "skip_ln",
-        [helper.make_tensor_value_info(name, TensorProto.FLOAT, SHAPE) for name in ("x", "skip")],
-        [helper.make_tensor_value_info(name, TensorProto.FLOAT, SHAPE) for name in outputs if name],
-        params,
-    )
-    opsets = [helper.make_opsetid("", opset), helper.make_opsetid("com.microsoft", 1)]
-    return helper.make_model(graph, opset_imports=opsets)
+    return kernels.skip_layernorm_model(HIDDEN, inputs, outputs, opset, epsilon=1e-5)  # not onnxruntime's default
 
 
 def run(proto, feed, disabled=()):
