@@ -13,6 +13,8 @@ import os
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from fastformers_tf.errors import UserError
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS_DIR = os.path.join(REPO_ROOT, "configs")
 
@@ -62,11 +64,43 @@ class Recipe:
         return self.cache_dir or default
 
 
+class RecipeError(UserError, ValueError):
+    """A recipe that cannot be read, or holds a value out of range; names the key and where it came from."""
+
+
+# key -> (test, what it must be); checked on the resolved recipe, before any stage writes anything.
+_RANGES = {
+    "seed": (lambda v: v >= 0, ">= 0"),
+    "finetune.epochs": (lambda v: v >= 1, ">= 1"),
+    "finetune.learning_rate": (lambda v: v > 0, "> 0"),
+    "finetune.batch_size": (lambda v: v >= 1, ">= 1"),
+    "finetune.eval_batch_size": (lambda v: v >= 1, ">= 1"),
+    "finetune.max_length": (lambda v: v >= 2, ">= 2 (room for the special tokens)"),
+    "finetune.warmup_ratio": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "finetune.weight_decay": (lambda v: v >= 0, ">= 0"),
+    "finetune.dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "finetune.pooling": (lambda v: v in ("pooler", "cls", "mean"), "one of pooler, cls, mean"),
+    "finetune.max_train_examples": (lambda v: v >= 0, ">= 0 (0: all)"),
+    "finetune.bucket_window": (lambda v: v >= 0, ">= 0 (0: no bucketing)"),
+}
+
+
+def validate(recipe, sources="the recipe"):
+    """Raises `RecipeError` naming the first key whose value is out of range; returns `recipe`."""
+    for key, (test, expected) in _RANGES.items():
+        value = recipe
+        for part in key.split("."):
+            value = getattr(value, part)
+        if not test(value):
+            raise RecipeError(f"{key}={value!r} in {sources}: it must be {expected}.")
+    return recipe
+
+
 def _layer(source, loader):
     try:
         return loader()
     except (OmegaConfBaseException, OSError, ValueError) as e:
-        raise ValueError(f"Bad recipe from {source}: {e}") from e
+        raise RecipeError(f"Bad recipe from {source}: {e}") from e
 
 
 def load_recipe(task=None, config_file=None, params_override=(), configs_dir=CONFIGS_DIR):
@@ -93,10 +127,17 @@ def load_recipe(task=None, config_file=None, params_override=(), configs_dir=CON
     merged = sources[0][1]
     for source, layer in sources[1:]:
         merged = _layer(source, lambda: OmegaConf.merge(merged, layer))  # noqa: B023  (called at once)
-    return OmegaConf.to_object(merged)
+    named = ", ".join(str(source) for source, _ in sources[2:] if source)
+    return validate(OmegaConf.to_object(merged), f"the recipe (defaults, {named})")
+
+
+def recipe_yaml(recipe):
+    """The resolved recipe as YAML text, as `recipe.yaml` files hold it."""
+    return OmegaConf.to_yaml(OmegaConf.structured(recipe))
 
 
 def save_recipe(recipe, path):
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    OmegaConf.save(OmegaConf.structured(recipe), path)
-    return path
+    """Writes `recipe.yaml` atomically; returns the path."""
+    from fastformers_tf.artifacts import write_text
+
+    return write_text(path, recipe_yaml(recipe))

@@ -9,26 +9,30 @@ head is enough; pass a fine-tuned model directory to time that one.
 
 import json
 
-from absl import app, flags
+from absl import flags
 
-import fastformers_tf as ff
-from fastformers_tf.bench.padding import time_padding
-from fastformers_tf.data import get_task
-from fastformers_tf.recipe import default_data_dir
-from fastformers_tf.train.tasks import TaskData, build_task_model
+from fastformers_tf import cli
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("task", "rte", "Task name.")
 flags.DEFINE_string("split", "val", "Split to run over.")
 flags.DEFINE_string("model", "all-MiniLM-L6-v2", "Pretrained encoder name or a saved model directory.")
 flags.DEFINE_string("data_dir", None, "Data directory (default ../shared/data).")
-flags.DEFINE_integer("batch_size", 32, "Examples per batch.")
-flags.DEFINE_integer("fixed_length", 256, "Fixed padding length (also the truncation length for both modes).")
-flags.DEFINE_integer("repeats", 3, "Timed passes per mode (median reported).")
+flags.DEFINE_integer("batch_size", 32, "Examples per batch.", lower_bound=1)
+flags.DEFINE_integer(
+    "fixed_length", 256, "Fixed padding length (also the truncation length for both modes).", lower_bound=2
+)
+flags.DEFINE_integer("repeats", 3, "Timed passes per mode (median reported).", lower_bound=1)
 
 
 def main(argv):
     del argv
+    import fastformers_tf as ff
+    from fastformers_tf.bench.padding import time_padding
+    from fastformers_tf.data import get_task
+    from fastformers_tf.recipe import default_data_dir
+    from fastformers_tf.train.tasks import TaskData, build_task_model
+
     task = get_task(FLAGS.task)
     model = ff.from_pretrained(FLAGS.model)
     if isinstance(model, ff.TransformerEncoder):
@@ -42,4 +46,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -18,44 +18,51 @@ import os
 import numpy as np
 from absl import app, flags
 
-from fastformers_tf.data import get_task
-from fastformers_tf.recipe import Recipe, default_data_dir, load_recipe
-from fastformers_tf.runtime.load import BACKENDS, PRECISIONS, load_predictor
-from fastformers_tf.train.tasks import TaskData
+from fastformers_tf import cli
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string(
     "model", None, "A model directory written by tools/finetune.py, or an export (tools/export.py).", required=True
 )
-flags.DEFINE_enum("backend", "auto", ["auto", *BACKENDS], "auto: from the file suffix or export.json, else keras.")
-flags.DEFINE_enum("precision", "fp32", PRECISIONS, "Which file of an export directory to score.")
-flags.DEFINE_integer("instances", 1, "Worker processes, each with its own session pinned to its own cores.")
-flags.DEFINE_integer("threads", None, "Threads per session (default: the backend's, or cores / instances).")
 flags.DEFINE_string("reference", None, "Also score this model (backend auto) and print agreement with it.")
 flags.DEFINE_string("task", None, "Task name.", required=True)
 flags.DEFINE_string("split", "val", "Split to score or predict.")
 flags.DEFINE_string("data_dir", None, "Data directory (default ../shared/data).")
-flags.DEFINE_integer("max_length", None, "Tokens per example (default: the model's training recipe, else 128).")
-flags.DEFINE_integer("batch_size", 64, "Examples per forward pass.")
 flags.DEFINE_string("predictions_dir", None, "Write the SuperGLUE submission file for this split here.")
+cli.define_predictor_flags(batch_size=64)
+FLAGS["max_length"].help = "Tokens per example (default: the model's training recipe, else the predictor's)."
 
 
-def training_recipe(model):
-    """The recipe saved beside a model directory, an export directory or an exported file."""
+def training_max_length(model):
+    """`finetune.max_length` of the recipe saved beside a model or export directory or file, else None."""
+    from fastformers_tf.recipe import load_recipe
+
     model_dir = os.path.dirname(os.path.abspath(model)) if os.path.isfile(model) else model
     path = os.path.join(model_dir, "recipe.yaml")
-    return load_recipe(config_file=path) if os.path.isfile(path) else Recipe()
+    return load_recipe(config_file=path).finetune.max_length if os.path.isfile(path) else None
 
 
 def main(argv):
     del argv
+    from fastformers_tf.artifacts import write_text
+    from fastformers_tf.data import get_task
+    from fastformers_tf.recipe import default_data_dir
+    from fastformers_tf.runtime.load import load_predictor
+    from fastformers_tf.train.tasks import TaskData
+
     task = get_task(FLAGS.task)
-    recipe = training_recipe(FLAGS.model)
-    max_length = FLAGS.max_length or recipe.finetune.max_length
+    max_length = FLAGS.max_length or training_max_length(FLAGS.model)
     predictor = load_predictor(
         FLAGS.model, FLAGS.backend, FLAGS.precision, FLAGS.threads, FLAGS.instances, max_length, FLAGS.batch_size
     )
+    max_length = predictor.max_length
     data = TaskData(task, FLAGS.split, FLAGS.data_dir or default_data_dir(), predictor.tokenizer, max_length)
+    if predictor.labels is not None and len(predictor.labels) != len(task.labels):
+        predictor.close()
+        raise app.UsageError(
+            f"--model={FLAGS.model} has {len(predictor.labels)} labels {predictor.labels}; task {task.name} has "
+            f"{len(task.labels)} {list(task.labels)}."
+        )
     with predictor:
         probs = data.predict_probs(predictor, FLAGS.batch_size)
     labeled = (data.features.labels >= 0).all()
@@ -77,13 +84,10 @@ def main(argv):
     if FLAGS.predictions_dir:
         if task.predictions is None or task.submission_file is None:
             raise app.UsageError(f"Task {task.name!r} has no submission format.")
-        os.makedirs(FLAGS.predictions_dir, exist_ok=True)
         path = os.path.join(FLAGS.predictions_dir, task.submission_file)
-        with open(path, "w", encoding="utf-8") as f:
-            for record in task.predictions(data.examples, probs):
-                f.write(json.dumps(record) + "\n")
+        write_text(path, "".join(json.dumps(record) + "\n" for record in task.predictions(data.examples, probs)))
         print(f"wrote {path}")
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

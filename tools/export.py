@@ -14,8 +14,7 @@ import json
 
 from absl import app, flags
 
-import fastformers_tf as ff
-from fastformers_tf.export import ExportOptions, export_all
+from fastformers_tf import cli
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string(
@@ -33,25 +32,33 @@ flags.DEFINE_boolean(
 )
 flags.DEFINE_boolean("fp16", False, "Also write the FP16 ONNX model (for GPUs).")
 flags.DEFINE_boolean("tflite", False, "Also write TFLite fp32 and dynamic-range INT8 models.")
-flags.DEFINE_integer("opset", 18, "ONNX opset.")
-flags.DEFINE_float("atol", 1e-4, "Largest difference from Keras allowed for fp32 exports.")
-flags.DEFINE_integer("max_length", 128, "Tokens per calibration text.")
+flags.DEFINE_boolean(
+    "require_fusion", True, "Fail when BERT/RoBERTa attention does not fuse (--norequire_fusion: warn and write it)."
+)
+flags.DEFINE_integer("opset", 18, "ONNX opset (the fusion needs >= 17).", lower_bound=13)
+flags.DEFINE_float("atol", 1e-4, "Largest difference from Keras allowed for fp32 exports.", lower_bound=0.0)
+flags.DEFINE_integer("max_length", 128, "Tokens per calibration text.", lower_bound=2)
 
 
 def calibration_batches(tokenizer, input_names, batch_size=16):
     """Input batches of the --calibration_file texts, padded as at serving time."""
+    from fastformers_tf.data.readers import read_lines
     from fastformers_tf.runtime.base import Predictor, padded_batches
 
     if not FLAGS.calibration_file:
         raise app.UsageError("--int8_mode=static needs --calibration_file (texts like the ones to serve).")
-    with open(FLAGS.calibration_file, encoding="utf-8") as f:
-        texts = [line.rstrip("\n") for line in f if line.strip()]
+    texts = [line for _, line in read_lines(FLAGS.calibration_file)]
+    if not texts:
+        raise app.UsageError(f"--calibration_file={FLAGS.calibration_file} has no texts.")
     features = Predictor(tokenizer, max_length=FLAGS.max_length).tokenize(texts)
     return [inputs for _, inputs in padded_batches(features, input_names, tokenizer.pad_token_id or 0, batch_size)]
 
 
 def main(argv):
     del argv
+    import fastformers_tf as ff
+    from fastformers_tf.export import ExportOptions, export_all
+
     model = ff.from_pretrained(FLAGS.model)
     tokenizer = ff.load_tokenizer(FLAGS.model)
     options = ExportOptions(
@@ -65,6 +72,7 @@ def main(argv):
         unfuse_skip_layernorm=FLAGS.unfuse_skip_layernorm,
         fp16=FLAGS.fp16,
         tflite=FLAGS.tflite,
+        require_fusion=FLAGS.require_fusion,
     )
     batches = None
     if FLAGS.int8 and FLAGS.int8_mode == "static":
@@ -97,4 +105,4 @@ FUSED_OPS = (
 )
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -6,10 +6,9 @@
 Recipe order: defaults, configs/<task>.yaml, --config_file, --params_override.
 """
 
-from absl import app, flags
+from absl import flags
 
-from fastformers_tf.recipe import load_recipe
-from fastformers_tf.train.finetune import finetune
+from fastformers_tf import cli
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("task", None, "Task name, e.g. rte, cb, sst2.", required=True)
@@ -22,15 +21,19 @@ flags.DEFINE_list("params_override", [], "Dotted overrides, e.g. finetune.epochs
 
 def main(argv):
     del argv
+    from fastformers_tf.recipe import load_recipe
+
     overrides = list(FLAGS.params_override)
     for key in ("model", "output_dir", "data_dir"):
         if FLAGS[key].value is not None:
             overrides.append(f"{key}={FLAGS[key].value}")
-    recipe = load_recipe(FLAGS.task, FLAGS.config_file, overrides)
+    recipe = load_recipe(FLAGS.task, FLAGS.config_file, overrides)  # validated before TensorFlow loads
+    from fastformers_tf.train.finetune import finetune
+
     summary = finetune(recipe)
     print(f"best {summary['eval_split']} {summary['best']} at epoch {summary['best_epoch']}, "
           f"{summary['wall_clock_s']} s; model in {recipe.resolved_output_dir()}/best")  # fmt: skip
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

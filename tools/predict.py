@@ -15,34 +15,54 @@ import TensorFlow.
 
 from absl import app, flags
 
-from fastformers_tf.runtime.load import BACKENDS, PRECISIONS, load_predictor
+from fastformers_tf import cli
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", "all-MiniLM-L6-v2", "Model directory, packaged model name, export directory or file.")
-flags.DEFINE_enum("backend", "auto", ["auto", *BACKENDS], "auto: from the file suffix or export.json, else keras.")
-flags.DEFINE_enum("precision", "fp32", PRECISIONS, "Which file of an export directory to run.")
-flags.DEFINE_integer("instances", 1, "Worker processes, each with its own session pinned to its own cores.")
-flags.DEFINE_integer("threads", None, "Threads per session (default: the backend's, or cores / instances).")
 flags.DEFINE_multi_string("text", [], "A text to classify (repeatable).")
 flags.DEFINE_string("input_file", None, "A UTF-8 file with one text per line.")
 flags.DEFINE_list("labels", None, "Zero-shot label names, for a sentence encoder without a classification head.")
 flags.DEFINE_string("label_template", "This is about {}.", "How a zero-shot label is described to the encoder.")
-flags.DEFINE_integer("batch_size", 32, "Texts per forward pass.")
-flags.DEFINE_integer("max_length", 128, "Tokens kept per text.")
+cli.define_predictor_flags()
+
+
+def check_labels(labels):
+    """Zero-shot labels: at least two, none empty, no duplicates."""
+    if labels is None:
+        return True
+    if len(labels) < 2:
+        raise flags.ValidationError(f"--labels needs at least two labels to choose between, got {labels}.")
+    if any(not label.strip() for label in labels):
+        raise flags.ValidationError(f"--labels has an empty label: {labels}.")
+    duplicates = sorted({label for label in labels if labels.count(label) > 1})
+    if duplicates:
+        raise flags.ValidationError(f"--labels repeats {duplicates}.")
+    return True
+
+
+flags.register_validator("labels", check_labels)
 
 
 def read_texts():
+    from fastformers_tf.data.readers import read_lines
+
     texts = list(FLAGS.text)
+    empty = [i for i, text in enumerate(texts, 1) if not text.strip()]
+    if empty:
+        raise app.UsageError(f"--text number {empty[0]} is empty; give a text to classify.")
     if FLAGS.input_file:
-        with open(FLAGS.input_file, encoding="utf-8") as f:
-            texts += [line.rstrip("\n") for line in f if line.strip()]
+        texts += [line for _, line in read_lines(FLAGS.input_file)]
     if not texts:
-        raise app.UsageError("Give texts with --text or --input_file.")
+        raise app.UsageError(
+            "Give texts with --text or --input_file" + (f" ({FLAGS.input_file} has none)." if FLAGS.input_file else ".")
+        )
     return texts
 
 
 def main(argv):
     del argv
+    from fastformers_tf.runtime.load import load_predictor
+
     texts = read_texts()
     with load_predictor(
         FLAGS.model, FLAGS.backend, FLAGS.precision, FLAGS.threads, FLAGS.instances, FLAGS.max_length,
@@ -64,4 +84,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -3,8 +3,10 @@
 import dataclasses
 from collections.abc import Callable
 
+from fastformers_tf.errors import UserError
 
-class DataError(ValueError):
+
+class DataError(UserError, ValueError):
     """Bad input data; the message names the file and line (or row)."""
 
 

@@ -12,6 +12,8 @@ import logging
 
 import onnx
 
+from fastformers_tf.errors import UserError
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_OPSET = 18
@@ -21,18 +23,8 @@ DEFAULT_OPSET = 18
 FUSED_ATTENTION_FAMILIES = ("bert", "roberta")
 
 
-class FusionError(RuntimeError):
+class FusionError(UserError, RuntimeError):
     """onnxruntime fused fewer attention blocks than the model has."""
-
-
-def encoder_of(model):
-    """The `TransformerEncoder` inside a task model (or `model` itself)."""
-    from fastformers_tf.models.encoder import TransformerEncoder
-
-    encoder = model if isinstance(model, TransformerEncoder) else getattr(model, "encoder", None)
-    if not isinstance(encoder, TransformerEncoder):
-        raise TypeError(f"Expected a TransformerEncoder or a task model around one, got {type(model).__name__}.")
-    return encoder
 
 
 def export_onnx(model, path, opset=DEFAULT_OPSET):
@@ -102,6 +94,13 @@ def _quiet():
         logging.disable(previous)
 
 
+def zero_biases(model):
+    """Names of the model's bias vectors that are exactly zero (as Keras initialises them)."""
+    import numpy as np
+
+    return [w.name for w in model.weights if w.name.endswith("bias:0") and not np.any(w.numpy())]
+
+
 def optimize_onnx(path, output_path, model, require_fusion=True):
     """Runs onnxruntime's BERT fusion (`model_type="bert_keras"`) on an exported file.
 
@@ -118,6 +117,8 @@ def optimize_onnx(path, output_path, model, require_fusion=True):
     Returns the op-type counts of the optimized graph.
     """
     from onnxruntime.transformers import optimizer
+
+    from fastformers_tf.models.encoder import encoder_of
 
     config = encoder_of(model).config
     with _quiet():
@@ -139,6 +140,14 @@ def optimize_onnx(path, output_path, model, require_fusion=True):
             f"{path}: onnxruntime fused {counts.get('Attention', 0)} Attention nodes, but the {config.family} "
             f"model has {expected} layers with heads (num_heads={config.num_heads}). Op counts: {counts}."
         )
+        zero = zero_biases(model)
+        if zero:
+            message += (
+                f" {len(zero)} bias vectors of the model are all zeros (e.g. {zero[0]}): a freshly initialised, "
+                "untrained model. tf2onnx removes additions of zero, so onnxruntime's fusion patterns cannot match. "
+                "Export a trained model, or pass require_fusion=False (tools/export.py --norequire_fusion) to "
+                "write the unfused graph."
+            )
         if config.family not in FUSED_ATTENTION_FAMILIES:
             logger.info("%s Expected for %s: its attention does not fuse.", message, config.family)
         elif require_fusion:

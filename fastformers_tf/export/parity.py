@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from fastformers_tf.errors import UserError
+from fastformers_tf.models.encoder import encoder_of
 from fastformers_tf.models.span_classifier import SpanClassifier
 from fastformers_tf.runtime.keras_predictor import keras_outputs
 
@@ -9,14 +11,12 @@ from fastformers_tf.runtime.keras_predictor import keras_outputs
 SAMPLE_SHAPES = ((3, 9), (1, 17))
 
 
-class ParityError(ValueError):
+class ParityError(UserError, ValueError):
     """An exported file's outputs differ from Keras beyond the tolerance."""
 
 
 def sample_inputs(model, batch_size, seq_len, seed=0):
     """A deterministic numpy input batch for `model` (last example half padded)."""
-    from fastformers_tf.export.onnx import encoder_of
-
     inputs = {k: v.numpy() for k, v in encoder_of(model).dummy_inputs(batch_size, seq_len, seed).items()}
     if isinstance(model, SpanClassifier):
         masks = np.zeros((batch_size, model.num_spans, seq_len), np.float32)  # [B, S, T]

@@ -1,26 +1,28 @@
-"""Export a Keras model to every serving format at once, into one export directory.
+"""Export a Keras model to every serving format at once, into one export folder.
 
-The directory holds the files named in `fastformers_tf.runtime.load.EXPORT_FILES`,
-the tokenizer files, the training recipe when the model had one, and
-`export.json`: the resolved options, label names, fused-op counts and each
-file's parity with Keras. `load_predictor(directory, backend=..., precision=...)`
-serves it.
+The folder's layout belongs to `fastformers_tf.artifacts` (`EXPORT_FILES`,
+`export.json`, `manifest.json`); it is written through `artifacts.writing`, so
+a re-export replaces the whole folder only once complete, and an interrupted
+one leaves the previous export as it was. `export.json` holds the resolved
+options, label names, the longest input, the files by `backend/precision`,
+fused-op counts and each file's parity with Keras; `load_predictor(folder,
+backend=..., precision=...)` serves only the files it lists, checksums verified.
 """
 
 import dataclasses
-import json
 import logging
 import os
-import shutil
 
 import onnx
 
+from fastformers_tf import artifacts
+from fastformers_tf.artifacts import EXPORT_FILES, EXPORT_INFO_FILE, EXPORT_KIND, RAW_ONNX_FILE
 from fastformers_tf.export.fp16 import convert_fp16
 from fastformers_tf.export.layernorm import unfuse_skip_layernorm
 from fastformers_tf.export.onnx import DEFAULT_OPSET, check_onnx, export_onnx, fused_op_counts, optimize_onnx
 from fastformers_tf.export.parity import compare
 from fastformers_tf.export.quantize import classifier_nodes, default_reduce_range, quantize_int8
-from fastformers_tf.runtime.load import EXPORT_FILES, INFO_FILE, RAW_ONNX_FILE
+from fastformers_tf.models.encoder import encoder_of
 
 logger = logging.getLogger(__name__)
 
@@ -59,10 +61,6 @@ class ExportOptions:
     require_fusion: bool = True
 
 
-def _file(output_dir, backend, precision):
-    return os.path.join(output_dir, EXPORT_FILES[backend, precision])
-
-
 def export_all(model, output_dir, tokenizer=None, options=None, calibration_batches=None, source=None):
     """Exports `model` as the `options` say; returns the report written to `export.json`.
 
@@ -73,7 +71,8 @@ def export_all(model, output_dir, tokenizer=None, options=None, calibration_batc
 
     Args:
         model: a task model or `TransformerEncoder`.
-        output_dir: the export directory (created).
+        output_dir: the export folder; a previous export there is replaced
+            as a whole, once this one is complete.
         tokenizer: saved beside the files, for `load_predictor`.
         options: `ExportOptions`.
         calibration_batches: input dicts of real text batches, for static int8.
@@ -82,18 +81,41 @@ def export_all(model, output_dir, tokenizer=None, options=None, calibration_batc
     options = options or ExportOptions()
     if options.reduce_range is None:
         options = dataclasses.replace(options, reduce_range=default_reduce_range())
-    os.makedirs(output_dir, exist_ok=True)
+    with artifacts.writing(output_dir, EXPORT_KIND) as folder:
+        report = _export_into(folder, model, options, calibration_batches)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(folder)
+        recipe = os.path.join(source, "recipe.yaml") if source else None
+        if recipe and os.path.isfile(recipe):
+            with open(recipe, encoding="utf-8") as f:
+                artifacts.write_text(os.path.join(folder, "recipe.yaml"), f.read())
+        report = {
+            "source": source,
+            "model_class": type(model).__name__,
+            "labels": getattr(model, "labels", None),
+            "max_tokens": encoder_of(model).config.max_tokens,
+            "options": dataclasses.asdict(options),
+            **report,
+        }
+        artifacts.write_json(os.path.join(folder, EXPORT_INFO_FILE), report)
+    return report
+
+
+def _export_into(folder, model, options, calibration_batches):
     files, counts, parity = {}, {}, {}
 
-    raw, fused = os.path.join(output_dir, RAW_ONNX_FILE), _file(output_dir, "onnx", "fp32")
+    def file(backend, precision):
+        files[f"{backend}/{precision}"] = EXPORT_FILES[backend, precision]
+        return os.path.join(folder, EXPORT_FILES[backend, precision])
+
+    raw, fused = os.path.join(folder, RAW_ONNX_FILE), file("onnx", "fp32")
     export_onnx(model, raw, options.opset)
     parity["onnx"] = check_onnx(model, raw, options.atol)
     counts["onnx/fp32"] = optimize_onnx(raw, fused, model, require_fusion=options.require_fusion)
     parity["onnx/fp32"] = check_onnx(model, fused, options.atol)
-    files["onnx/fp32"] = os.path.basename(fused)
 
     if options.int8:
-        path = _file(output_dir, "onnx", "int8")
+        path = file("onnx", "int8")
         exclude = classifier_nodes(fused) if options.exclude_classifier else []
         counts["onnx/int8"] = quantize_int8(
             fused, path, options.int8_mode, options.per_channel, options.reduce_range, exclude, calibration_batches
@@ -103,40 +125,20 @@ def export_all(model, output_dir, tokenizer=None, options=None, calibration_batc
             onnx.save(proto, path)
             counts["onnx/int8"] = fused_op_counts(proto)
         parity["onnx/int8"] = _compare(model, "onnx", path)
-        files["onnx/int8"] = os.path.basename(path)
 
     if options.fp16:
-        path = _file(output_dir, "onnx", "fp16")
+        path = file("onnx", "fp16")
         counts["onnx/fp16"] = convert_fp16(fused, path)
         parity["onnx/fp16"] = _compare(model, "onnx", path)
-        files["onnx/fp16"] = os.path.basename(path)
 
     if options.tflite:
         from fastformers_tf.export.tflite import check_tflite, export_tflite
 
-        path = export_tflite(model, _file(output_dir, "tflite", "fp32"))
+        path = export_tflite(model, file("tflite", "fp32"))
         parity["tflite/fp32"] = check_tflite(model, path, options.atol)
-        files["tflite/fp32"] = os.path.basename(path)
-        path = export_tflite(model, _file(output_dir, "tflite", "int8"), int8=True)
+        path = export_tflite(model, file("tflite", "int8"), int8=True)
         parity["tflite/int8"] = _compare(model, "tflite", path)
-        files["tflite/int8"] = os.path.basename(path)
-
-    if tokenizer is not None:
-        tokenizer.save_pretrained(output_dir)
-    if source and os.path.isfile(os.path.join(source, "recipe.yaml")):
-        shutil.copy(os.path.join(source, "recipe.yaml"), output_dir)
-    report = {
-        "source": source,
-        "model_class": type(model).__name__,
-        "labels": getattr(model, "labels", None),
-        "options": dataclasses.asdict(options),
-        "files": files,
-        "fused_op_counts": counts,
-        "parity": parity,
-    }
-    with open(os.path.join(output_dir, INFO_FILE), "w", encoding="utf-8") as f:
-        json.dump(report, f, indent=2)
-    return report
+    return {"files": files, "fused_op_counts": counts, "parity": parity}
 
 
 def _compare(model, backend, path):

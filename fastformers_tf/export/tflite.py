@@ -3,8 +3,7 @@
 import logging
 
 from fastformers_tf.backend import tf
-from fastformers_tf.export.onnx import encoder_of
-from fastformers_tf.models.encoder import TransformerEncoder, input_signature
+from fastformers_tf.models.encoder import TransformerEncoder, encoder_of, input_signature
 from fastformers_tf.runtime.keras_predictor import keras_outputs_spec
 
 logger = logging.getLogger(__name__)

@@ -12,6 +12,7 @@ import os
 
 import numpy as np
 
+from fastformers_tf.errors import UserError
 from fastformers_tf.models.config import EncoderConfig
 
 logger = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ _PREFIXES = ("bert.", "roberta.", "mpnet.")
 _IGNORED = ("embeddings.position_ids", "cls.", "lm_head.", "classifier.", "qa_outputs.")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError, ValueError):
     """A checkpoint that cannot be read or does not fit the model; names the file and tensor."""
 
 

@@ -125,6 +125,12 @@ class EncoderConfig:
     def to_dict(self):
         return dataclasses.asdict(self)
 
+    @property
+    def max_tokens(self):
+        """The longest input the position table covers (RoBERTa/MPNet positions start after `pad_token_id`)."""
+        offset = self.pad_token_id + 1 if self.family in ("roberta", "mpnet") else 0
+        return self.max_sequence_length - offset
+
     def to_hf(self):
         """The Hugging Face `config.json` dict of this (unpruned) encoder."""
         if len(set(self.num_heads)) != 1 or len(set(self.intermediate_dim)) != 1:
@@ -172,6 +178,11 @@ class EncoderConfig:
             raise ValueError("Only position_embedding_type='absolute' checkpoints are supported.")
         num_heads = hf_config["num_attention_heads"]
         hidden = hf_config["hidden_size"]
+        if not isinstance(num_heads, int) or num_heads < 1 or hidden % num_heads:
+            raise ValueError(
+                f"hidden_size={hidden} is not num_attention_heads={num_heads} x a whole head size; "
+                "Hugging Face models split hidden_size evenly across heads (was num_attention_heads edited?)."
+            )
         return cls(
             vocab_size=hf_config["vocab_size"],
             num_layers=hf_config["num_hidden_layers"],

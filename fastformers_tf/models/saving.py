@@ -1,54 +1,69 @@
 """Save and load our own models (any sizes, pruned ones included), losslessly.
 
-A model directory holds `fastformers_model.json` (the Keras config: class and
-every size, readable and editable), `model.weights.h5` (the weights, exact
-float32), and the tokenizer files when one is given.
+A model folder (see `fastformers_tf.artifacts`) holds `fastformers_model.json`
+(the Keras config: class and every size, readable), `model.weights.h5` (the
+weights, exact float32), the tokenizer files when one is given, any extra
+files of the stage that wrote it (e.g. `recipe.yaml`), and `manifest.json`.
+It is written into a temporary folder and renamed into place when complete.
 """
 
 import json
 import os
 
+from fastformers_tf import artifacts
+from fastformers_tf.artifacts import MODEL_FILE, MODEL_KIND, WEIGHTS_FILE, ArtifactError
 from fastformers_tf.backend import keras
 
-MODEL_FILE = "fastformers_model.json"
-WEIGHTS_FILE = "model.weights.h5"
 FORMAT_VERSION = 1
 
 
 def is_saved_model_dir(path):
-    return os.path.isfile(os.path.join(path, MODEL_FILE))
+    """True for a folder `save_model` wrote (complete or not: `load_model` says which)."""
+    return artifacts.looks_like(path, MODEL_FILE)
 
 
-def save_model(model, directory, tokenizer=None):
-    """Writes `model` (and `tokenizer`) to `directory`; returns the directory."""
-    os.makedirs(directory, exist_ok=True)
+def write_model(model, directory, tokenizer=None, files=None):
+    """Writes the model files into an existing folder (no manifest: `save_model` adds it)."""
     config = keras.layers.serialize(model)
     # Architecture and weights only: the training setup (optimizer, loss)
     # belongs to the run's recipe, and would tie loading to training code.
     config.pop("compile_config", None)
-    record = {"format_version": FORMAT_VERSION, "model": config}
     with open(os.path.join(directory, MODEL_FILE), "w", encoding="utf-8") as f:
-        json.dump(record, f, indent=2)
+        json.dump({"format_version": FORMAT_VERSION, "model": config}, f, indent=2)
     model.save_weights(os.path.join(directory, WEIGHTS_FILE))
     if tokenizer is not None:
         tokenizer.save_pretrained(directory)
+    for name, text in (files or {}).items():
+        with open(os.path.join(directory, name), "w", encoding="utf-8") as f:
+            f.write(text)
+
+
+def save_model(model, directory, tokenizer=None, files=None):
+    """Writes `model` (and `tokenizer`) to `directory`, replacing it only once complete; returns it.
+
+    Args:
+        model: a task model or encoder.
+        directory: the model folder (created; a previous model there is replaced).
+        tokenizer: a transformers tokenizer saved beside it.
+        files: `{file name: text}` written along (e.g. the run's `recipe.yaml`).
+    """
+    with artifacts.writing(directory, MODEL_KIND) as folder:
+        write_model(model, folder, tokenizer, files)
     return directory
 
 
 def load_model(directory):
-    """Rebuilds a model saved by `save_model` and loads its weights."""
+    """Rebuilds a model saved by `save_model` and loads its weights, after checking their sha256."""
     import fastformers_tf.models  # noqa: F401  (registers the classes a config names)
 
-    path = os.path.join(directory, MODEL_FILE)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"No {MODEL_FILE} in {directory!r}: not a directory written by save_model.")
+    if not is_saved_model_dir(directory):
+        raise FileNotFoundError(f"No {MODEL_FILE} in {directory!r}: not a folder written by save_model.")
+    manifest = artifacts.Manifest(directory, MODEL_KIND)
+    path = manifest.path(MODEL_FILE)
     with open(path, encoding="utf-8") as f:
         record = json.load(f)
     if record.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{path}: format_version {record.get('format_version')!r}, expected {FORMAT_VERSION}.")
+        raise ArtifactError(f"{path}: format_version {record.get('format_version')!r}, expected {FORMAT_VERSION}.")
     model = keras.layers.deserialize(record["model"])
-    weights = os.path.join(directory, WEIGHTS_FILE)
-    if not os.path.isfile(weights):
-        raise FileNotFoundError(f"{directory!r} has {MODEL_FILE} but no {WEIGHTS_FILE}.")
-    model.load_weights(weights)
+    model.load_weights(manifest.path(WEIGHTS_FILE))
     return model

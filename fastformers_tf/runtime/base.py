@@ -6,11 +6,16 @@ runs one padded batch (`forward`). Nothing here imports TensorFlow, so the ONNX
 Runtime and LiteRT predictors serve without it.
 """
 
+import contextlib
+import os
+
 import numpy as np
 
 from fastformers_tf.data.batching import Features, batch_order, pad_batch, tokenize
 from fastformers_tf.data.examples import Example
+from fastformers_tf.errors import ArgumentError, UserError, check_positive
 
+DEFAULT_MAX_LENGTH = 128
 # Sorts a whole input by length before batching (see `batch_order`).
 SORT_ALL = 10**9
 
@@ -27,6 +32,24 @@ def padded_batches(features, input_names, pad_id=0, batch_size=32):
         (rows, {k: v for k, v in pad_batch(features, rows, pad_id, with_segments).items() if k in input_names})
         for rows in order
     ]
+
+
+class ModelFileError(UserError, ValueError):
+    """An exported model file that its runtime cannot read (truncated, or not a model)."""
+
+
+@contextlib.contextmanager
+def unreadable_model(path, what):
+    """Turns a runtime's error on opening `path` into one that names the file."""
+    try:
+        yield
+    except (FileNotFoundError, ModelFileError):
+        raise
+    except Exception as e:  # onnxruntime and LiteRT raise their own exception types
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{path}: no such file.") from None
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ModelFileError(f"{path}: cannot be read as {what} ({first}).") from e
 
 
 def softmax(logits, axis=-1):
@@ -49,8 +72,11 @@ class Predictor:
         tokenizer: the model's transformers tokenizer (None: only
             `logits_of` on already tokenized features works).
         labels: label names, index-aligned with the logits (None: "0", "1", ...).
-        max_length: longer texts are truncated to this many tokens.
+        max_length: longer texts are truncated to this many tokens (None: 128,
+            or the model's `max_tokens` when lower).
         batch_size: texts per forward pass.
+        max_tokens: the longest input the model takes (its position table);
+            a larger `max_length` is refused here, not deep in a runtime.
 
     Example:
         >>> predictor = load_predictor("runs/rte/export", backend="onnx", precision="int8")
@@ -61,7 +87,15 @@ class Predictor:
     input_names = ()
     output_names = ()
 
-    def __init__(self, tokenizer=None, labels=None, max_length=128, batch_size=32):
+    def __init__(self, tokenizer=None, labels=None, max_length=None, batch_size=32, max_tokens=None):
+        if max_length is None:
+            max_length = min(DEFAULT_MAX_LENGTH, max_tokens or DEFAULT_MAX_LENGTH)
+        check_positive("max_length", max_length)
+        check_positive("batch_size", batch_size)
+        if max_tokens is not None and max_length > max_tokens:
+            raise ArgumentError(
+                f"max_length={max_length} exceeds the {max_tokens} tokens this model's position table covers."
+            )
         self.tokenizer = tokenizer
         self.labels = list(labels) if labels is not None else None
         self.max_length = max_length

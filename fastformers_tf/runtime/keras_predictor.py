@@ -1,7 +1,7 @@
 """Batched Keras inference on raw texts, padded per batch (dynamic length)."""
 
 from fastformers_tf.backend import tf
-from fastformers_tf.models.encoder import input_signature
+from fastformers_tf.models.encoder import encoder_of, input_signature
 from fastformers_tf.runtime.base import Predictor
 
 
@@ -44,7 +44,8 @@ class KerasPredictor(Predictor):
         model: a task model (for `predict`, `logits`) or a `TransformerEncoder`
             (for `embed` and `zero_shot`).
         tokenizer: the model's transformers tokenizer.
-        max_length: longer texts are truncated to this many tokens.
+        max_length: longer texts are truncated to this many tokens (None: 128,
+            or the model's `max_tokens` when lower).
         batch_size: texts per forward pass.
         threads: TensorFlow intra-op threads (None: TensorFlow's default);
             settable only before TensorFlow has run anything in the process.
@@ -56,8 +57,9 @@ class KerasPredictor(Predictor):
         [('sports', 0.4...)]
     """
 
-    def __init__(self, model, tokenizer=None, max_length=128, batch_size=32, threads=None):
-        super().__init__(tokenizer, getattr(model, "labels", None), max_length, batch_size)
+    def __init__(self, model, tokenizer=None, max_length=None, batch_size=32, threads=None):
+        max_tokens = encoder_of(model).config.max_tokens
+        super().__init__(tokenizer, getattr(model, "labels", None), max_length, batch_size, max_tokens)
         if threads:
             set_keras_threads(threads)
         self.model = model

@@ -1,8 +1,11 @@
 """Open a predictor on a Keras model, an export directory or one exported file.
 
-An export directory (written by `fastformers_tf.export.export_all`) holds the
-exported files under fixed names, the tokenizer files and `export.json` (label
-names, options, fused-op counts, parity). Only the Keras backend imports
+An export directory (written by `fastformers_tf.export.export_all`; its layout
+belongs to `fastformers_tf.artifacts`) holds the exported files, the tokenizer
+files, `export.json` (label names, options, the files by backend/precision,
+fused-op counts, parity) and `manifest.json`. Only the files `export.json`
+lists are served, each after its sha256 is checked; a folder without its
+manifest (an interrupted export) is refused. Only the Keras backend imports
 TensorFlow.
 """
 
@@ -10,27 +13,62 @@ import functools
 import json
 import os
 
+from fastformers_tf import artifacts
+from fastformers_tf.artifacts import EXPORT_FILES, EXPORT_INFO_FILE, EXPORT_KIND, RAW_ONNX_FILE, ArtifactError
+from fastformers_tf.errors import ArgumentError, check_positive
+
 BACKENDS = ("keras", "onnx", "tflite")
 PRECISIONS = ("fp32", "int8", "fp16")
-INFO_FILE = "export.json"
-RAW_ONNX_FILE = "model.onnx"  # tf2onnx's graph, before fusion: kept for inspection
-EXPORT_FILES = {
-    ("onnx", "fp32"): "model.opt.onnx",
-    ("onnx", "int8"): "model.int8.onnx",
-    ("onnx", "fp16"): "model.fp16.onnx",
-    ("tflite", "fp32"): "model.tflite",
-    ("tflite", "int8"): "model.int8.tflite",
-}
 SUFFIXES = {".onnx": "onnx", ".tflite": "tflite"}
 
 
+class Export:
+    """A complete export folder: its manifest and `export.json`; hands out verified files.
+
+    Raises `ArtifactError` for a folder that was never completely written.
+    """
+
+    def __init__(self, directory):
+        self.directory = directory
+        self.manifest = artifacts.Manifest(directory, EXPORT_KIND)
+        with open(self.manifest.path(EXPORT_INFO_FILE), encoding="utf-8") as f:
+            self.info = json.load(f)
+        self.files = self.info.get("files", {})  # "backend/precision" -> file name
+
+    def model_file(self, backend, precision):
+        """The verified path of the `backend`/`precision` file this export lists."""
+        key = f"{backend}/{precision}"
+        if key not in self.files:
+            raise ArtifactError(
+                f"{self.directory} has no {precision} {backend} model; it has {sorted(self.files)}. "
+                "Export it with tools/export.py (--int8, --fp16, --tflite)."
+            )
+        return self.manifest.path(self.files[key])
+
+    def verify_tokenizer(self):
+        models = {*EXPORT_FILES.values(), RAW_ONNX_FILE}
+        self.manifest.verify([name for name in self.manifest.files if name not in models])
+
+
 def read_export_info(directory):
-    """`export.json` of an export directory, or {} when there is none."""
-    path = os.path.join(directory, INFO_FILE)
-    if not os.path.isfile(path):
-        return {}
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    """`export.json` of a complete export folder (`ArtifactError` otherwise)."""
+    return Export(directory).info
+
+
+def _export_of_file(path):
+    """The `Export` around an exported file, or None for a file outside any export folder."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if not artifacts.looks_like(directory, EXPORT_INFO_FILE):
+        return None
+    export = Export(directory)
+    name = os.path.basename(path)
+    if name not in export.files.values():
+        raise ArtifactError(
+            f"{path} is not one of the files {directory}/{EXPORT_INFO_FILE} lists ({sorted(export.files.values())}): "
+            "left from an earlier export; it is not served."
+        )
+    export.manifest.verify([name])
+    return export
 
 
 def infer_backend(path):
@@ -38,33 +76,30 @@ def infer_backend(path):
     suffix = os.path.splitext(path)[1]
     if os.path.isfile(path):
         if suffix not in SUFFIXES:
-            raise ValueError(f"{path}: cannot tell the backend from the suffix {suffix!r}; expected .onnx or .tflite.")
+            raise ArgumentError(
+                f"{path}: cannot tell the backend from the suffix {suffix!r}; expected .onnx or .tflite."
+            )
         return SUFFIXES[suffix]
-    if os.path.isdir(path) and os.path.isfile(os.path.join(path, INFO_FILE)):
-        return (
-            "onnx" if any(f.endswith(".onnx") for f in read_export_info(path).get("files", {}).values()) else "tflite"
-        )
+    if os.path.isdir(path) and artifacts.looks_like(path, EXPORT_INFO_FILE):
+        files = Export(path).files
+        return "onnx" if any(key.startswith("onnx/") for key in files) else "tflite"
     return "keras"  # a saved model or checkpoint directory, or a packaged model name
 
 
 def resolve_export(path, backend, precision="fp32"):
-    """`(model file, export directory)` for an exported file or an export directory."""
+    """`(model file, Export or None)` for an exported file or an export directory, verified."""
     if backend not in ("onnx", "tflite"):
-        raise ValueError(f"Backend {backend!r} has no exported file; expected onnx or tflite.")
+        raise ArgumentError(f"Backend {backend!r} has no exported file; expected onnx or tflite.")
     if os.path.isfile(path):
-        return path, os.path.dirname(os.path.abspath(path))
+        return path, _export_of_file(path)
     if not os.path.isdir(path):
         raise FileNotFoundError(f"{path}: no such exported file or export directory.")
     if (backend, precision) not in EXPORT_FILES:
-        raise ValueError(f"No {precision} {backend} export; choose from {sorted(EXPORT_FILES)}.")
-    file = os.path.join(path, EXPORT_FILES[backend, precision])
-    if not os.path.isfile(file):
-        present = sorted(name for name in EXPORT_FILES.values() if os.path.isfile(os.path.join(path, name)))
-        raise FileNotFoundError(
-            f"{path} has no {EXPORT_FILES[backend, precision]} ({precision} {backend}); it has {present}. "
-            "Export it with tools/export.py (--int8, --fp16, --tflite)."
+        raise ArgumentError(
+            f"No {precision} {backend} export exists in any folder; choose from {sorted(EXPORT_FILES)}."
         )
-    return file, path
+    export = Export(path)
+    return export.model_file(backend, precision), export
 
 
 def load_export_tokenizer(directory):
@@ -94,7 +129,7 @@ def open_backend(backend, path, threads=None, **kwargs):
         if threads:
             set_keras_threads(threads)  # before loading the model runs TensorFlow
         return KerasPredictor(from_pretrained(path), threads=threads, **kwargs)
-    raise ValueError(f"Unknown backend {backend!r}; expected one of {BACKENDS}.")
+    raise ArgumentError(f"Unknown backend {backend!r}; expected one of {BACKENDS}.")
 
 
 def load_predictor(
@@ -103,7 +138,7 @@ def load_predictor(
     precision="fp32",
     threads=None,
     instances=1,
-    max_length=128,
+    max_length=None,
     batch_size=32,
     allow_oversubscription=False,
 ):
@@ -119,17 +154,23 @@ def load_predictor(
         threads: T, threads per session (None: the backend's default; with
             several instances, the physical cores divided among them).
         instances: N; above 1, a `MultiInstancePredictor` of N pinned workers.
-        max_length: longer texts are truncated to this many tokens.
+        max_length: longer texts are truncated to this many tokens (None: 128,
+            or the model's `max_tokens` when lower).
         batch_size: texts per forward pass.
         allow_oversubscription: allow N x T above the physical cores.
 
     Example:
         >>> predictor = load_predictor("runs/rte/export", backend="onnx", precision="int8", threads=1, instances=2)
     """
+    check_positive("instances", instances)
+    check_positive("threads", threads, allow_none=True)
+    check_positive("batch_size", batch_size)
+    check_positive("max_length", max_length, allow_none=True)
     backend = infer_backend(path) if backend == "auto" else backend
     if backend not in BACKENDS:
-        raise ValueError(f"Unknown backend {backend!r}; expected one of {BACKENDS} or 'auto'.")
+        raise ArgumentError(f"Unknown backend {backend!r}; expected one of {BACKENDS} or 'auto'.")
     if backend == "keras":
+        from fastformers_tf.models.encoder import encoder_of
         from fastformers_tf.models.pretrained import from_pretrained, load_tokenizer
         from fastformers_tf.runtime.keras_predictor import KerasPredictor, set_keras_threads
 
@@ -138,15 +179,19 @@ def load_predictor(
         model, tokenizer = from_pretrained(path), load_tokenizer(path)
         if instances == 1:
             return KerasPredictor(model, tokenizer, max_length, batch_size, threads=threads)
-        model_path, labels = path, getattr(model, "labels", None)
+        model_path, labels, max_tokens = path, getattr(model, "labels", None), encoder_of(model).config.max_tokens
     else:
-        model_path, directory = resolve_export(path, backend, precision)
+        model_path, export = resolve_export(path, backend, precision)
+        directory = export.directory if export else os.path.dirname(os.path.abspath(model_path))
+        if export:
+            export.verify_tokenizer()
         tokenizer = load_export_tokenizer(directory)
-        labels = read_export_info(directory).get("labels")
+        labels = export.info.get("labels") if export else None
+        max_tokens = export.info.get("max_tokens") if export else None
         if instances == 1:
             return open_backend(
                 backend, model_path, threads, tokenizer=tokenizer, labels=labels, max_length=max_length,
-                batch_size=batch_size,
+                batch_size=batch_size, max_tokens=max_tokens,
             )  # fmt: skip
 
     from fastformers_tf.runtime.multi_instance import MultiInstancePredictor, physical_cores
@@ -161,4 +206,5 @@ def load_predictor(
         max_length,
         batch_size,
         allow_oversubscription=allow_oversubscription,
+        max_tokens=max_tokens,
     )

@@ -8,6 +8,7 @@ each pinned to cores of its own (FastFormers' multi-instance setting).
 import multiprocessing
 import os
 import queue
+import tempfile
 import traceback
 import weakref
 
@@ -63,6 +64,22 @@ def plan_cores(instances, threads, cpus=None, cpuinfo=None, allow_oversubscripti
     return [tuple(logical[(i * threads + t) % len(logical)] for t in range(threads)) for i in range(instances)]
 
 
+MAIN_GUARD_MESSAGE = (
+    "Workers are spawned processes that re-import the main script: a script that creates a multi-instance "
+    'predictor (load_predictor(..., instances=N) with N > 1) must do so under `if __name__ == "__main__":`.'
+)
+
+
+ERROR_FILE_ENV = "FASTFORMERS_WORKER_ERROR_FILE"
+
+
+def _report_from_worker(message):
+    path = os.environ.get(ERROR_FILE_ENV)
+    if path:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(message + "\n")
+
+
 def _worker(factory, cpus, tasks, results, worker_id):
     # Pin first: thread pools created by the session afterwards inherit the CPU set.
     os.sched_setaffinity(0, cpus)
@@ -106,11 +123,13 @@ class MultiInstancePredictor(Predictor):
         labels: label names, index-aligned with the logits.
         instances: N, worker processes.
         threads: T, threads per worker (what `factory` was told to use).
-        max_length: longer texts are truncated to this many tokens.
+        max_length: longer texts are truncated to this many tokens (None: 128,
+            or the model's `max_tokens` when lower).
         batch_size: texts per forward pass.
         cpus: logical CPUs to use (default: this process's affinity).
         allow_oversubscription: allow N x T above the physical cores.
         timeout: seconds to wait for a worker to start or answer.
+        max_tokens: the longest input the model takes, checked against `max_length`.
 
     Attributes:
         worker_cpus: the CPU set each worker reported from `os.sched_getaffinity`.
@@ -128,13 +147,17 @@ class MultiInstancePredictor(Predictor):
         labels=None,
         instances=2,
         threads=1,
-        max_length=128,
+        max_length=None,
         batch_size=32,
         cpus=None,
         allow_oversubscription=False,
         timeout=600,
+        max_tokens=None,
     ):
-        super().__init__(tokenizer, labels, max_length, batch_size)
+        super().__init__(tokenizer, labels, max_length, batch_size, max_tokens)
+        if getattr(multiprocessing.current_process(), "_inheriting", False):
+            _report_from_worker(MAIN_GUARD_MESSAGE)  # we are a worker, re-running the parent's script
+            raise RuntimeError(MAIN_GUARD_MESSAGE)
         self.instances, self.threads, self.timeout = instances, threads, timeout
         self.planned_cpus = plan_cores(instances, threads, cpus, allow_oversubscription=allow_oversubscription)
         context = multiprocessing.get_context("spawn")
@@ -144,8 +167,21 @@ class MultiInstancePredictor(Predictor):
             for i, cpus in enumerate(self.planned_cpus)
         ]
         self._finalizer = weakref.finalize(self, _shutdown, self._workers, self._tasks)
-        for worker in self._workers:
-            worker.start()
+        # A worker that fails before it can use the queue (while re-importing the main script)
+        # leaves its error in this file, which the environment names to it.
+        fd, self._error_file = tempfile.mkstemp(prefix="fastformers-worker-", suffix=".err")
+        os.close(fd)
+        weakref.finalize(self, os.remove, self._error_file)
+        previous = os.environ.get(ERROR_FILE_ENV)
+        os.environ[ERROR_FILE_ENV] = self._error_file
+        try:
+            for worker in self._workers:
+                worker.start()
+        finally:
+            if previous is None:
+                del os.environ[ERROR_FILE_ENV]
+            else:
+                os.environ[ERROR_FILE_ENV] = previous
         self.worker_cpus = [None] * instances
         for _ in range(instances):
             kind, worker_id, payload = self._receive("start")
@@ -162,11 +198,18 @@ class MultiInstancePredictor(Predictor):
                 return self._results.get(timeout=1.0)
             except queue.Empty:
                 waited += 1.0
-            dead = [i for i, worker in enumerate(self._workers) if not worker.is_alive()]
+            dead = [(i, worker.exitcode) for i, worker in enumerate(self._workers) if not worker.is_alive()]
             if dead or waited >= self.timeout:
                 self.close()
-                reason = f"worker(s) {dead} exited" if dead else f"no answer within {self.timeout} s"
-                raise RuntimeError(f"Multi-instance inference stopped while waiting for {waiting_for}: {reason}.")
+                if dead:
+                    reason = ", ".join(f"worker {i} exited with code {code}" for i, code in dead)
+                    if waiting_for == "start":
+                        with open(self._error_file, encoding="utf-8") as f:
+                            own = " ".join(dict.fromkeys(line.strip() for line in f if line.strip()))
+                        reason += f" before opening its session: {own or 'its error, if any, is printed above.'}"
+                else:
+                    reason = f"no answer within {self.timeout} s"
+                raise RuntimeError(f"Multi-instance inference stopped while waiting for {waiting_for}: {reason}")
 
     def forward_batches(self, batches):
         if not self._finalizer.alive:

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from fastformers_tf.runtime.base import Predictor
+from fastformers_tf.runtime.base import Predictor, unreadable_model
 
 # onnxruntime's session-level optimizer that fuses Add + LayerNormalization into SkipLayerNormalization.
 SKIP_LAYER_NORM_FUSION = "SkipLayerNormFusion"
@@ -39,27 +39,34 @@ class OnnxPredictor(Predictor):
             `quantize_int8` or `convert_fp16`).
         tokenizer: the model's transformers tokenizer.
         labels: label names, index-aligned with the logits.
-        max_length: longer texts are truncated to this many tokens.
+        max_length: longer texts are truncated to this many tokens (None: 128,
+            or the model's `max_tokens` when lower).
         batch_size: texts per forward pass.
         threads: intra-op threads (None: onnxruntime's default, one per core).
         providers: execution providers (default CPU). On CPU alone the session
             keeps `Add` + `LayerNormalization` apart (see `disabled_optimizers`).
+        max_tokens: the longest input the model takes (export.json's), checked
+            against `max_length`.
 
     Example:
         >>> predictor = OnnxPredictor("export/model.int8.onnx", tokenizer, labels=["no", "yes"], threads=2)
         >>> predictor.predict(["a great film"])
     """
 
-    def __init__(self, path, tokenizer=None, labels=None, max_length=128, batch_size=32, threads=None, providers=None):
+    def __init__(
+        self, path, tokenizer=None, labels=None, max_length=None, batch_size=32, threads=None, providers=None,
+        max_tokens=None,
+    ):  # fmt: skip
         import onnxruntime as ort
 
-        super().__init__(tokenizer, labels, max_length, batch_size)
+        super().__init__(tokenizer, labels, max_length, batch_size, max_tokens)
         self.path = path
         self.threads = threads
         providers = providers or ["CPUExecutionProvider"]
-        self.session = ort.InferenceSession(
-            path, session_options(threads), providers=providers, disabled_optimizers=disabled_optimizers(providers)
-        )
+        with unreadable_model(path, "an ONNX model"):
+            self.session = ort.InferenceSession(
+                path, session_options(threads), providers=providers, disabled_optimizers=disabled_optimizers(providers)
+            )
         self.input_names = tuple(x.name for x in self.session.get_inputs())
         self.output_names = tuple(x.name for x in self.session.get_outputs())
 

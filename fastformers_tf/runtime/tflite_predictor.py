@@ -4,7 +4,7 @@ import logging
 
 import numpy as np
 
-from fastformers_tf.runtime.base import Predictor
+from fastformers_tf.runtime.base import Predictor, unreadable_model
 
 logger = logging.getLogger(__name__)
 
@@ -31,19 +31,25 @@ class TfLitePredictor(Predictor):
         path: the `.tflite` file.
         tokenizer: the model's transformers tokenizer.
         labels: label names, index-aligned with the logits.
-        max_length: longer texts are truncated to this many tokens.
+        max_length: longer texts are truncated to this many tokens (None: 128,
+            or the model's `max_tokens` when lower).
         batch_size: texts per forward pass.
         threads: interpreter threads (None: the interpreter's default).
+        max_tokens: the longest input the model takes (export.json's), checked
+            against `max_length`.
 
     Example:
         >>> predictor = TfLitePredictor("export/model.int8.tflite", tokenizer, threads=2)
     """
 
-    def __init__(self, path, tokenizer=None, labels=None, max_length=128, batch_size=32, threads=None):
-        super().__init__(tokenizer, labels, max_length, batch_size)
+    def __init__(
+        self, path, tokenizer=None, labels=None, max_length=None, batch_size=32, threads=None, max_tokens=None
+    ):
+        super().__init__(tokenizer, labels, max_length, batch_size, max_tokens)
         self.path = path
         self.threads = threads
-        self.interpreter = interpreter_class()(model_path=path, **({"num_threads": threads} if threads else {}))
+        with unreadable_model(path, "a TFLite model"):
+            self.interpreter = interpreter_class()(model_path=path, **({"num_threads": threads} if threads else {}))
         signatures = self.interpreter.get_signature_list()
         if len(signatures) != 1:
             raise ValueError(f"{path} has signatures {sorted(signatures)}; expected exactly one.")

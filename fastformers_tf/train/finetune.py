@@ -1,16 +1,16 @@
 """Teacher fine-tuning: a pretrained encoder + task head, trained with `model.fit`."""
 
-import json
 import logging
 import os
 import time
 
+from fastformers_tf.artifacts import write_json
 from fastformers_tf.backend import keras, tf
 from fastformers_tf.data import get_task
-from fastformers_tf.models.encoder import TransformerEncoder
+from fastformers_tf.models.encoder import encoder_of
 from fastformers_tf.models.pretrained import from_pretrained, load_tokenizer
 from fastformers_tf.models.saving import save_model
-from fastformers_tf.recipe import save_recipe
+from fastformers_tf.recipe import RecipeError, recipe_yaml, save_recipe, validate
 from fastformers_tf.runtime.keras_predictor import KerasPredictor
 from fastformers_tf.train.optim import adamw
 from fastformers_tf.train.tasks import TaskData, build_task_model
@@ -44,31 +44,34 @@ class KeepBest(keras.callbacks.Callback):
             logs.update({f"val_{k}": v for k, v in metrics.items()})
         if self.best is None or metrics[main] > self.best[main]:
             self.best, self.best_epoch = metrics, epoch + 1
-            save_model(self.model, self.directory, tokenizer=self.tokenizer)
-            save_recipe(self.recipe, os.path.join(self.directory, "recipe.yaml"))
+            save_model(self.model, self.directory, self.tokenizer, files={"recipe.yaml": recipe_yaml(self.recipe)})
         print(
             f"epoch {epoch + 1}: {self.data.task.name}/{self.data.split} {metrics} (best {main}: {self.best[main]:.4f})"
         )
 
 
-def _encoder(model):
-    return model if isinstance(model, TransformerEncoder) else model.encoder
-
-
 def finetune(recipe, verbose=1):
     """Fine-tunes `recipe.model` on `recipe.task`; returns the run summary.
 
-    Writes to the output directory: `recipe.yaml` (resolved recipe), `best/`
-    (best model by the task's main metric, with tokenizer), `logs/`
-    (TensorBoard) and `metrics.json` (per-epoch metrics, best, wall-clock).
+    Writes to the output directory: `best/` (best model by the task's main
+    metric, with tokenizer and recipe; replaced atomically at each new best),
+    `logs/` (TensorBoard), and at the end `recipe.yaml` (resolved recipe) and
+    `metrics.json` (per-epoch metrics, best, wall-clock). Everything is
+    validated (recipe, model, data) before anything is written, so a rerun
+    that fails early leaves the previous run's files as they were.
     """
-    cfg = recipe.finetune
+    cfg = validate(recipe).finetune
     keras.utils.set_random_seed(recipe.seed)
     task = get_task(recipe.task)
     output_dir = recipe.resolved_output_dir()
-    save_recipe(recipe, os.path.join(output_dir, "recipe.yaml"))
     tokenizer = load_tokenizer(recipe.model)
-    encoder = _encoder(from_pretrained(recipe.model)).with_options(dropout=cfg.dropout, attention_dropout=cfg.dropout)
+    encoder = encoder_of(from_pretrained(recipe.model))
+    if cfg.max_length > encoder.config.max_tokens:
+        raise RecipeError(
+            f"finetune.max_length={cfg.max_length} exceeds the {encoder.config.max_tokens} tokens {recipe.model}'s "
+            "position table covers."
+        )
+    encoder = encoder.with_options(dropout=cfg.dropout, attention_dropout=cfg.dropout)
     data_args = dict(
         data_dir=recipe.resolved_data_dir(),
         tokenizer=tokenizer,
@@ -102,6 +105,6 @@ def finetune(recipe, verbose=1):
         "wall_clock_s": round(time.time() - start, 1),
         "threads": tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count(),
     }
-    with open(os.path.join(output_dir, "metrics.json"), "w", encoding="utf-8") as f:
-        json.dump(summary, f, indent=2)
+    write_json(os.path.join(output_dir, "metrics.json"), summary)
+    save_recipe(recipe, os.path.join(output_dir, "recipe.yaml"))
     return summary

@@ -6,6 +6,7 @@ import numpy as np
 
 from fastformers_tf.backend import tf
 from fastformers_tf.data.batching import batch_order, cached_features, pad_batch
+from fastformers_tf.data.examples import DataError
 from fastformers_tf.models.classifier import TextClassifier
 from fastformers_tf.models.encoder import input_signature
 from fastformers_tf.models.span_classifier import SpanClassifier
@@ -41,6 +42,8 @@ class TaskData:
         if not os.path.isfile(self.path):
             raise FileNotFoundError(f"No {split} file for task {task.name!r}: {self.path}")
         self.examples = task.read(self.path, split)
+        if not self.examples:
+            raise DataError(f"{self.path}: no examples in the {task.name} {split} file.")
         self.features = cached_features(task, split, self.path, self.examples, tokenizer, max_length, cache_dir)
         if max_examples and max_examples < len(self.examples):
             keep = np.sort(np.random.default_rng(seed).choice(len(self.examples), max_examples, replace=False))
@@ -81,6 +84,11 @@ class TaskData:
         predictor = model if isinstance(model, Predictor) else KerasPredictor(model, batch_size=batch_size)
         description = f"{self.task.name}/{self.split}" if progress else None
         logits = predictor.logits_of(self.features, self.pad_id, batch_size, description)
+        if logits.shape[-1] != len(self.task.labels):
+            raise DataError(
+                f"The model gives {logits.shape[-1]} logits per example, but task {self.task.name} has "
+                f"{len(self.task.labels)} labels {list(self.task.labels)}: a model of another task."
+            )
         return softmax(logits.astype(np.float32)).reshape(len(self), len(self.task.labels))
 
     def evaluate(self, model, batch_size, progress=True):

@@ -99,3 +99,15 @@ def test_optimize_fails_loudly_when_a_layer_with_heads_does_not_fuse(tmp_path):
     assert not os.path.exists(fused)
     counts = optimize_onnx(raw, fused, claims_three, require_fusion=False)  # allowed: a warning
     assert counts["Attention"] == 2 and os.path.exists(fused)
+
+
+def test_a_freshly_initialised_model_is_told_why_it_does_not_fuse(tmp_path):
+    model = TextClassifier(tiny.encoder(num_layers=2), num_classes=2)  # zero biases, as Keras initialises them
+    raw, fused = str(tmp_path / "model.onnx"), str(tmp_path / "model.opt.onnx")
+    export_onnx(model, raw)
+    with pytest.raises(
+        FusionError, match=r"fused 0 Attention nodes.*bias vectors of the model are all zeros.*--norequire_fusion"
+    ):
+        optimize_onnx(raw, fused, model)
+    counts = optimize_onnx(raw, fused, model, require_fusion=False)
+    assert counts.get("Attention", 0) == 0 and os.path.exists(fused)

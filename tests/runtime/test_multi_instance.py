@@ -2,6 +2,8 @@
 
 import functools
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -40,6 +42,43 @@ def test_plans_never_exceed_physical_cores_by_default():
     assert plan_cores(3, 2, range(8), text, allow_oversubscription=True) == [(0, 1), (2, 3), (4, 5)]
     with pytest.raises(ValueError, match="must be >= 1"):
         plan_cores(0, 1, range(8), text)
+
+
+def test_workers_on_their_own_physical_cores_match_one_session(tiny_export):
+    """The default plan (no oversubscription): one worker per physical core, each on one thread."""
+    cores = physical_cores()
+    texts = TEXTS * 2
+    with load_predictor(tiny_export.directory, "onnx", "int8", threads=1, batch_size=2) as single:
+        expected = single.logits(texts)
+    with load_predictor(
+        tiny_export.directory, "onnx", "int8", threads=1, instances=min(2, len(cores)), batch_size=2
+    ) as multi:  # fmt: skip
+        assert isinstance(multi, MultiInstancePredictor) or len(cores) == 1
+        np.testing.assert_array_equal(multi.logits(texts), expected)
+        if isinstance(multi, MultiInstancePredictor):
+            assert [tuple(c) for c in multi.worker_cpus] == [(core,) for core in cores[:2]]
+
+
+def test_a_script_without_a_main_guard_gets_the_workers_own_error(tiny_export, tmp_path):
+    script = tmp_path / "serve.py"
+    script.write_text(
+        "from fastformers_tf.runtime import load_predictor\n"
+        f"predictor = load_predictor({tiny_export.directory!r}, 'onnx', threads=1, instances=2, "
+        "allow_oversubscription=True)\n"
+        "print(predictor.predict(['a']))\n"
+    )
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": root},
+    )  # fmt: skip
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(
+        "RuntimeError: Multi-instance inference stopped while waiting for start: worker 0 exited "
+    ), last
+    assert "before opening its session: Workers are spawned processes that re-import the main script" in last
+    assert 'must do so under `if __name__ == "__main__":`' in last
 
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs 2 CPUs")

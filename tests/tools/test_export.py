@@ -5,9 +5,12 @@ import os
 import subprocess
 import sys
 
+import numpy as np
+
 from fastformers_tf.models import save_model
+from fastformers_tf.runtime import load_predictor
 from tests import tiny
-from tests.train.test_finetune import write_rte
+from tests.train.test_finetune import PAIRS, write_rte
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -58,7 +61,12 @@ def test_export_then_predict_and_evaluate_the_int8_model(tmp_path):
         f"--reference={tmp_path / 'model'}", "--max_length=16",
     )  # fmt: skip
     result = json.loads(printed.strip().splitlines()[-1])
-    assert result["examples"] == 8 and 0 <= result["accuracy"] <= 1
+    with load_predictor(str(out), precision="int8", max_length=16) as predictor:  # the same labels, scored here
+        predicted = [
+            label for label, _ in predictor.predict([p for p, _, _ in PAIRS * 2], [h for _, h, _ in PAIRS * 2])
+        ]
+    gold = [label for _, _, label in PAIRS * 2]
+    assert result["examples"] == 8 and result["accuracy"] == np.mean(np.array(predicted) == np.array(gold))
     assert result["agreement_with_reference"] >= 0.75
     assert result["difference"]["accuracy"] == result["accuracy"] - result["reference"]["accuracy"]
 

@@ -1,0 +1,83 @@
+"""What every tool shares: a quiet start, flags validated where they are defined, one-line errors.
+
+A tool is `cli.run(main)` over absl flags. Flag values out of range are
+refused by absl's bounds before `main` runs (naming the flag); errors a user
+causes (`UserError`, a bad value, a missing or unreadable file) end in one
+`error: ...` line and exit 1 (2 for wrong usage), with the traceback only
+under `--debug`. TensorFlow's start-up lines show only with `--verbosity=1`
+or `--debug`. Tools import TensorFlow-backed modules inside `main`, after this
+has run.
+"""
+
+import functools
+import sys
+
+from absl import app, flags
+
+from fastformers_tf import logs
+from fastformers_tf.errors import UserError
+
+FLAGS = flags.FLAGS
+flags.DEFINE_boolean("debug", False, "Show Python tracebacks and the libraries' own log lines.")
+
+# Errors a user can cause and fix; anything else is a bug and keeps its traceback.
+USER_ERRORS = (UserError, ValueError, OSError)
+
+
+def one_line(error):
+    """The message of `error` on one line; a system error reads `path: reason`."""
+    if isinstance(error, OSError) and error.filename and error.strerror:
+        return f"{error.filename}: {error.strerror}"
+    text = str(error) or type(error).__name__
+    if isinstance(error, KeyError):
+        text = f"missing {text}"
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def _fail(message, code):
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(code)
+
+
+def _main(main, argv):
+    logs.quiet(not (FLAGS.debug or FLAGS.verbosity > 0))
+    try:
+        return main(argv)
+    except app.UsageError as e:
+        if FLAGS.debug:
+            raise
+        _fail(one_line(e), 2)
+    except KeyboardInterrupt:
+        if FLAGS.debug:
+            raise
+        _fail("interrupted", 130)
+    except USER_ERRORS as e:
+        if FLAGS.debug:
+            raise
+        _fail(one_line(e) + " (--debug shows the traceback)", 1)
+
+
+def run(main):
+    """`absl.app.run(main)` with quiet start-up and one-line errors."""
+    app.run(functools.partial(_main, main))
+
+
+# === Shared flags ===
+
+
+def define_predictor_flags(batch_size=32):
+    """The flags of every tool that serves a model: backend, precision, instances, threads, sizes."""
+    from fastformers_tf.runtime.load import BACKENDS, PRECISIONS
+
+    flags.DEFINE_enum("backend", "auto", ["auto", *BACKENDS], "auto: from the file suffix or export.json, else keras.")
+    flags.DEFINE_enum("precision", "fp32", PRECISIONS, "Which file of an export directory to run.")
+    flags.DEFINE_integer(
+        "instances", 1, "Worker processes, each with its own session pinned to its own cores.", lower_bound=1
+    )
+    flags.DEFINE_integer(
+        "threads", None, "Threads per session (default: the backend's, or cores / instances).", lower_bound=1
+    )
+    flags.DEFINE_integer("batch_size", batch_size, "Texts per forward pass.", lower_bound=1)
+    flags.DEFINE_integer(
+        "max_length", None, "Tokens kept per text (default: 128, or the model's limit when lower).", lower_bound=1
+    )

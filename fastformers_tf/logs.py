@@ -1,0 +1,50 @@
+"""Quiet start-up for the tools: TensorFlow's C++ lines and libraries' INFO chatter hidden unless asked.
+
+A new user reads `E0000 ... failed call to cuInit` on a machine without a GPU,
+or tf2onnx's INFO lines, as failures. `quiet()` (called by `fastformers_tf.cli`
+before anything imports TensorFlow) sets `FASTFORMERS_QUIET=1`; `backend.py`
+then imports TensorFlow with its C++ logging off and its start-up lines (written
+to stderr before its logger is set up) discarded. Spawned workers inherit it.
+"""
+
+import contextlib
+import logging
+import os
+import sys
+import warnings
+
+QUIET_ENV = "FASTFORMERS_QUIET"
+NOISY_LOGGERS = ("tensorflow", "tf2onnx", "onnxruntime", "transformers", "h5py", "absl")
+
+
+def is_quiet():
+    return os.environ.get(QUIET_ENV) == "1"
+
+
+def quiet(enabled=True):
+    """Hides TensorFlow's C++ log lines and the libraries' INFO/WARNING chatter (`enabled=False`: shows them)."""
+    if not enabled:
+        os.environ.pop(QUIET_ENV, None)
+        return
+    os.environ[QUIET_ENV] = "1"
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
+    for category in (DeprecationWarning, FutureWarning, UserWarning):
+        warnings.filterwarnings("ignore", category=category)
+
+
+@contextlib.contextmanager
+def silenced_stderr():
+    """Sends file descriptor 2 (C and C++ writes included) to /dev/null for the block."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)

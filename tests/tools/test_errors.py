@@ -1,0 +1,124 @@
+"""Bad input to the tools: one line naming the flag, file or row, exit code 1, no traceback, no log noise."""
+
+import json
+import os
+import re
+import shutil
+
+import pytest
+
+from fastformers_tf.models import save_model
+from tests import tiny
+from tests.tools.conftest import run_tool
+from tests.train.test_finetune import write_rte
+
+
+def assert_one_line_error(result, pattern, code=1):
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == code, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr and lines, result.stderr[-2000:]
+    # absl's flag errors add one "Pass --helpshort" line; nothing else may be printed (no TensorFlow start-up lines).
+    assert len(lines) == 1 or (len(lines) == 2 and lines[1].startswith("Pass --helpshort")), result.stderr
+    assert re.search(pattern, lines[0]), lines[0]
+
+
+@pytest.fixture(scope="module")
+def export_copy(tiny_export, tmp_path_factory):
+    """A fresh copy of the session's tiny export per module, for tests that damage it."""
+
+    def copy(name):
+        target = tmp_path_factory.mktemp(name) / "export"
+        shutil.copytree(tiny_export.directory, target)
+        return target
+
+    return copy
+
+
+@pytest.mark.parametrize(
+    "args, pattern, code",
+    [
+        (["--instances=0"], r"flag --instances=0: 0 is not a positive integer", 1),
+        (["--threads=-1"], r"flag --threads=-1", 1),
+        (["--max_length=0"], r"flag --max_length=0", 1),
+        (["--batch_size=0"], r"flag --batch_size=0", 1),
+        (["--max_length=1000"], r"max_length=1000 exceeds the 64 tokens", 1),
+        (["--labels=a"], r"--labels needs at least two labels", 1),
+        (["--labels=a,b,a"], r"--labels repeats \['a'\]", 1),
+        (["--labels=a,,b"], r"--labels has an empty label", 1),
+        (["--text= "], r"--text number 1 is empty", 2),
+        (["--input_file=missing.txt"], r"missing\.txt: No such file or directory", 1),
+        (["--input_file=latin1.txt"], r"latin1\.txt:2: not valid UTF-8", 1),
+        (["--input_file=empty.txt"], r"empty\.txt has none", 2),
+    ],
+)
+def test_predict_refuses_bad_flags_and_input_files(tiny_export, tmp_path, args, pattern, code):
+    (tmp_path / "latin1.txt").write_bytes("fine\ncaf\xe9\n".encode("latin-1"))
+    (tmp_path / "empty.txt").write_text("\n\n")
+    texts = [] if any(a.startswith(("--text", "--input_file")) for a in args) else ["--text=hello"]
+    result = run_tool("predict.py", f"--model={tiny_export.directory}", *texts, *args, cwd=tmp_path)
+    assert_one_line_error(result, pattern, code)
+
+
+def test_damaged_or_stale_exports_are_never_served(export_copy):
+    truncated = export_copy("truncated")
+    with open(truncated / "model.int8.tflite", "r+b") as f:
+        f.truncate(1000)
+    result = run_tool("predict.py", f"--model={truncated}", "--backend=tflite", "--precision=int8", "--text=a")
+    assert_one_line_error(result, r"model\.int8\.tflite changed after it was written \(1000 bytes")
+    # The same file named directly is checked against its folder's manifest too.
+    result = run_tool("predict.py", f"--model={truncated / 'model.int8.tflite'}", "--text=a")
+    assert_one_line_error(result, r"model\.int8\.tflite changed after it was written")
+
+    stale = export_copy("stale")  # an export.json that no longer lists the int8 model (as after a re-export)
+    info = json.loads((stale / "export.json").read_text())
+    del info["files"]["onnx/int8"]
+    (stale / "export.json").write_text(json.dumps(info))
+    result = run_tool("predict.py", f"--model={stale}", "--precision=int8", "--text=a")
+    assert_one_line_error(result, r"export\.json changed after it was written")
+
+    interrupted = export_copy("interrupted")
+    os.remove(interrupted / "manifest.json")
+    result = run_tool("predict.py", f"--model={interrupted}", "--text=a")
+    assert_one_line_error(result, r"has no manifest\.json: it was not completely written")
+
+
+@pytest.mark.parametrize("damaged", ["model.weights.h5", "fastformers_model.json"])
+def test_truncated_saved_model_names_the_file(tmp_path, damaged):
+    save_model(tiny.classifier(), str(tmp_path / "model"), tokenizer=tiny.tokenizer(str(tmp_path)))
+    with open(tmp_path / "model" / damaged, "r+b") as f:
+        f.truncate(100)
+    result = run_tool("predict.py", f"--model={tmp_path / 'model'}", "--text=a")
+    assert_one_line_error(result, rf"model/{re.escape(damaged)} changed after it was written \(100 bytes")
+
+
+def test_model_names_go_to_the_hub_only_when_they_can(tmp_path):
+    (tmp_path / "runs").mkdir()
+    result = run_tool("predict.py", "--model=runs/best", "--text=a", cwd=tmp_path)
+    assert_one_line_error(result, r"^error: runs/best: no such model folder \(packaged names: all-MiniLM")
+    result = run_tool("predict.py", "--model=someone/model", "--text=a", env={"HF_HUB_OFFLINE": "1"})
+    assert_one_line_error(result, r"someone/model: no such local folder, and HF_HUB_OFFLINE is set")
+
+
+def test_evaluate_refuses_a_model_of_another_task_and_an_empty_file(tiny_export, tmp_path):
+    write_rte(tmp_path / "data")
+    args = [f"--model={tiny_export.directory}", "--task=rte", f"--data_dir={tmp_path / 'data'}"]
+    result = run_tool("evaluate.py", *args)
+    assert_one_line_error(result, r"has 3 labels \['x', 'y', 'z'\]; task rte has 2", code=2)
+    (tmp_path / "data" / "superglue" / "RTE" / "val.jsonl").write_text("\n")
+    result = run_tool("evaluate.py", *args)
+    assert_one_line_error(result, r"RTE/val\.jsonl: no examples in the rte val file")
+
+
+@pytest.mark.parametrize(
+    "override, pattern",
+    [
+        ("finetune.batch_size=0", r"finetune\.batch_size=0 in the recipe \(defaults, .*rte\.yaml, --params_override"),
+        ("finetune.epochs=0", r"finetune\.epochs=0 .*: it must be >= 1"),
+        ("finetune.learning_rate=-1e-5", r"finetune\.learning_rate=-1e-05 .*: it must be > 0"),
+        ("finetune.epoch=2", r"Bad recipe from --params_override: Key 'epoch' not in 'FinetuneConfig'"),
+    ],
+)
+def test_finetune_refuses_bad_recipes_before_writing(tmp_path, override, pattern):
+    result = run_tool("finetune.py", "--task=rte", f"--output_dir={tmp_path / 'run'}", f"--params_override={override}")
+    assert_one_line_error(result, pattern)
+    assert not (tmp_path / "run").exists()
