@@ -1,5 +1,10 @@
 """Benchmark helpers: turn-taking timings, op counts, the layernorm kernel pair, the printed table."""
 
+import numpy as np
+import pytest
+from onnx import numpy_helper
+
+from fastformers_tf.bench import kernels
 from fastformers_tf.bench.backends import encoder_ops, format_table, interleaved_timings
 from fastformers_tf.bench.kernels import layernorm_kernels
 from fastformers_tf.models.config import EncoderConfig
@@ -23,10 +28,27 @@ def test_minilm_query_ops_match_the_issue():
     assert encoder_ops(pruned, 128) * 2 == encoder_ops(config, 128)  # half the head width and FFN: half the ops
 
 
-def test_layernorm_kernels_compare_equal_computations():
+def test_layernorm_kernels_time_both_kernels_and_compare_equal_computations(monkeypatch):
+    runs = []
+
+    def fake_timings(forward, feed, iterations):  # each kernel's output, and seconds with medians 2 ms then 4 ms
+        runs.append((forward(feed)[0], feed, iterations))
+        return np.array([3e-3, 1e-3, 2e-3]) * len(runs)
+
+    monkeypatch.setattr(kernels, "timings", fake_timings)
     result = layernorm_kernels(threads=1, shape=(1, 9, 24), iterations=3)
-    assert result["shape"] == [1, 9, 24] and result["max_abs_diff"] < 1e-5
-    assert result["skip_layernorm_ms"] > 0 and result["add_layernorm_ms"] > 0
+    (fused, feed, iterations), (unfused, same_feed, _) = runs
+    assert iterations == 3 and same_feed is feed and feed["x"].shape == (1, 9, 24)
+    diff = float(np.abs(fused - unfused).max())
+    assert result == {"shape": [1, 9, 24], "skip_layernorm_ms": pytest.approx(2.0),
+                      "add_layernorm_ms": pytest.approx(4.0), "max_abs_diff": diff}  # fmt: skip
+    params = {t.name: numpy_helper.to_array(t) for t in kernels.skip_layernorm_model(24).graph.initializer}
+    total = feed["x"] + feed["skip"] + params["bias"]
+    normed = (total - total.mean(-1, keepdims=True)) / np.sqrt(total.var(-1, keepdims=True) + 1e-12)
+    expected = normed * params["gamma"] + params["beta"]
+    np.testing.assert_allclose(fused, expected, atol=1e-5)
+    np.testing.assert_allclose(unfused, expected, atol=1e-5)
+    assert result["max_abs_diff"] < 1e-5
 
 
 def test_table_names_the_cpu_and_the_kernels():

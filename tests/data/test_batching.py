@@ -39,16 +39,21 @@ def test_truncation_keeps_max_length_and_lost_spans_pool_cls(tokenizer):
 
 def test_batches_pad_to_their_own_longest(tokenizer):
     texts = ["the", "the movie was great and good", "a", "bad", "the game the vote the law"]
-    features = tokenize([Example(str(i), t, label=i % 2) for i, t in enumerate(texts)], tokenizer, 32)
+    labels = [1, 0, 0, 1, 1]
+    examples = [Example(str(i), text, label=label) for i, (text, label) in enumerate(zip(texts, labels, strict=True))]
+    features = tokenize(examples, tokenizer, 32)
     widths = []
     seen = []
     for indices in batch_order(features.lengths, batch_size=2, bucket_window=10):
-        inputs, labels = pad_batch(features, indices), features.labels[indices]
+        inputs = pad_batch(features, indices)
         widths.append(inputs["token_ids"].shape[1])
         assert inputs["token_ids"].shape[1] == features.lengths[indices].max()
         assert (inputs["padding_mask"].sum(1) == features.lengths[indices]).all()
         assert (inputs["token_ids"][inputs["padding_mask"] == 0] == 0).all()
-        assert labels.tolist() == features.labels[indices].tolist()
+        for row, i in enumerate(indices):  # each row holds example i's tokens and label
+            expected = tokenizer(texts[i])["input_ids"]
+            assert inputs["token_ids"][row, : len(expected)].tolist() == expected
+        assert features.labels[indices].tolist() == [labels[i] for i in indices]
         seen += indices.tolist()
     assert sorted(seen) == list(range(5))
     assert widths == sorted(widths)  # one window: sorted by length, short batches pad little

@@ -8,9 +8,7 @@ import numpy as np
 import pytest
 
 from fastformers_tf.data import TASKS, DataError, get_task, make_generic_task
-
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DATA_DIR = os.path.join(REPO_ROOT, "..", "shared", "data")
+from fastformers_tf.recipe import default_data_dir
 
 
 def write_jsonl(tmp_path, rows, name="data.jsonl"):
@@ -474,7 +472,7 @@ def test_generic_jsonl_task_and_argument_errors(tmp_path):
         make_generic_task("yn", {"train": path}, "q", "answer", labels=("a",), file_format="xml")
 
 
-# === The real data (../shared/data), read as distributed ===
+# === The real data ($FASTFORMERS_DATA_DIR or ../shared/data), read as distributed ===
 
 # task -> {split: examples}, from the data README (COPA: 2 per row; MultiRC: answers, counted here).
 REAL_COUNTS = {
@@ -491,12 +489,23 @@ REAL_COUNTS = {
 }
 
 
-@pytest.mark.skipif(not os.path.isdir(DATA_DIR), reason=f"the shared benchmark data is not at {DATA_DIR}")
+@pytest.fixture
+def real_data_dir():
+    """`default_data_dir()` ($FASTFORMERS_DATA_DIR or ../shared/data); missing: a failure under CI, else a skip."""
+    path = default_data_dir()
+    if not os.path.isdir(path):
+        message = f"the benchmark data is not at {path} (set FASTFORMERS_DATA_DIR)"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but {message}")
+        pytest.skip(message)
+    return path
+
+
 @pytest.mark.parametrize("name", sorted(REAL_COUNTS))
-def test_real_data_counts(name):
+def test_real_data_counts(name, real_data_dir):
     task = get_task(name)
     for split, count in REAL_COUNTS[name].items():
-        examples = task.read(os.path.join(DATA_DIR, task.files[split]), split)
+        examples = task.read(os.path.join(real_data_dir, task.files[split]), split)
         assert len(examples) == count, (name, split)
         labels = {e.label for e in examples}
         if split == "test" and name != "trec":
@@ -504,8 +513,8 @@ def test_real_data_counts(name):
         else:
             assert labels == set(range(len(task.labels))), (name, split)
     if name == "multirc":
-        train = task.read(os.path.join(DATA_DIR, task.files["train"]), "train")
+        train = task.read(os.path.join(real_data_dir, task.files["train"]), "train")
         assert len({e.meta["idx"] for e in train}) == 456  # paragraphs
         assert len({e.group for e in train}) == 5131  # questions
     if name == "copa":
-        assert len({e.group for e in task.read(os.path.join(DATA_DIR, task.files["val"]), "val")}) == 100
+        assert len({e.group for e in task.read(os.path.join(real_data_dir, task.files["val"]), "val")}) == 100
