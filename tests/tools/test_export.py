@@ -1,28 +1,18 @@
 """tools/export.py, then tools/predict.py and tools/evaluate.py on the export, in subprocesses."""
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 
 from fastformers_tf.models import save_model
 from fastformers_tf.runtime import load_predictor
 from tests import tiny
+from tests.tools.conftest import run_tool
 from tests.train.test_finetune import PAIRS, write_rte
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def tool(name, *args):
-    result = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "tools", name), *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": ROOT},
-        timeout=600,
-    )
+    result = run_tool(name, *args)
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
 

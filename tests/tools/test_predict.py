@@ -1,24 +1,12 @@
 """tools/predict.py end to end, in a subprocess as a user runs it."""
 
-import os
-import subprocess
-import sys
-
 from fastformers_tf.models import TextClassifier, save_model
 from tests import tiny
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.tools.conftest import run_tool
 
 
 def predict(*args):
-    env = {**os.environ, "PYTHONPATH": ROOT}
-    return subprocess.run(
-        [sys.executable, os.path.join(ROOT, "tools", "predict.py"), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
+    return run_tool("predict.py", *args)
 
 
 def test_saved_classifier_labels_texts_from_flags_and_file(tmp_path):
