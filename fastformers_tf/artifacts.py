@@ -269,15 +269,6 @@ class Manifest:
         return os.path.join(self.directory, name)
 
 
-def is_artifact(directory, kind=None):
-    """True when `directory` holds a manifest (of `kind`, when given); checks no checksums."""
-    try:
-        Manifest(directory, kind)
-    except ArtifactError:
-        return False
-    return True
-
-
 def looks_like(directory, marker):
     """True when `directory` holds `marker` (e.g. `MODEL_FILE`), complete or not: for error messages and dispatch."""
     return os.path.isfile(os.path.join(directory, marker))

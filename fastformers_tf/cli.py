@@ -29,8 +29,6 @@ def one_line(error):
     if isinstance(error, OSError) and error.filename and error.strerror:
         return f"{error.filename}: {error.strerror}"
     text = str(error) or type(error).__name__
-    if isinstance(error, KeyError):
-        text = f"missing {text}"
     return " ".join(line.strip() for line in text.splitlines() if line.strip())
 
 

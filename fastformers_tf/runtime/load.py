@@ -50,11 +50,6 @@ class Export:
         self.manifest.verify([name for name in self.manifest.files if name not in models])
 
 
-def read_export_info(directory):
-    """`export.json` of a complete export folder (`ArtifactError` otherwise)."""
-    return Export(directory).info
-
-
 def _export_of_file(path):
     """The `Export` around an exported file, or None for a file outside any export folder."""
     directory = os.path.dirname(os.path.abspath(path))
