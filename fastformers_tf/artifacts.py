@@ -238,11 +238,7 @@ class Manifest:
             raise ArtifactError(f"{path}: not a {MANIFEST_FORMAT} manifest of version {MANIFEST_VERSION}.")
         if kind is not None and self.kind != kind:
             raise ArtifactError(f"{directory} holds a {self.kind!r} artefact, not a {kind!r} one.")
-        self.record = record
         self._verified = set()
-
-    def __contains__(self, name):
-        return name in self.files
 
     def verify(self, names=None):
         """Checks that each listed file (default: all) is present, of its size and sha256."""

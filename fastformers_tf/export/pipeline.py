@@ -12,6 +12,7 @@ backend=..., precision=...)` serves only the files it lists, checksums verified.
 import dataclasses
 import logging
 import os
+import shutil
 
 import onnx
 
@@ -85,10 +86,8 @@ def export_all(model, output_dir, tokenizer=None, options=None, calibration_batc
         report = _export_into(folder, model, options, calibration_batches)
         if tokenizer is not None:
             tokenizer.save_pretrained(folder)
-        recipe = os.path.join(source, "recipe.yaml") if source else None
-        if recipe and os.path.isfile(recipe):
-            with open(recipe, encoding="utf-8") as f:
-                artifacts.write_text(os.path.join(folder, "recipe.yaml"), f.read())
+        if source and os.path.isfile(os.path.join(source, "recipe.yaml")):
+            shutil.copy(os.path.join(source, "recipe.yaml"), folder)  # the folder is still private: no rename needed
         report = {
             "source": source,
             "model_class": type(model).__name__,

@@ -37,17 +37,24 @@ def write_rte(data_dir):
                 f.write(json.dumps(row) + "\n")
 
 
+def tiny_run_overrides(tmp_path):
+    """Saves the tiny encoder under tmp_path; the recipe overrides of a run on it, writing tmp_path/run."""
+    save_model(tiny.encoder(), str(tmp_path / "encoder"), tokenizer=tiny.tokenizer(str(tmp_path)))
+    return [
+        f"model={tmp_path / 'encoder'}",
+        f"data_dir={tmp_path / 'data'}",
+        f"output_dir={tmp_path / 'run'}",
+        f"cache_dir={tmp_path / 'cache'}",
+    ]
+
+
 def test_finetune_writes_recipe_best_model_logs_and_metrics(tmp_path):
     write_rte(tmp_path / "data")
-    save_model(tiny.encoder(), str(tmp_path / "encoder"), tokenizer=tiny.tokenizer(str(tmp_path)))
     out = tmp_path / "run"
     recipe = load_recipe(
         "rte",
         params_override=[
-            f"model={tmp_path / 'encoder'}",
-            f"data_dir={tmp_path / 'data'}",
-            f"output_dir={out}",
-            f"cache_dir={tmp_path / 'cache'}",
+            *tiny_run_overrides(tmp_path),
             "finetune.epochs=2",
             "finetune.batch_size=4",
             "finetune.max_length=16",
@@ -99,15 +106,11 @@ def write_sst2(data_dir, train=128, dev=20, max_filler=3, seed=0):
 
 def test_finetune_learns_a_separable_task_and_best_reproduces_its_metric(tmp_path):
     write_sst2(tmp_path / "data")
-    save_model(tiny.encoder(), str(tmp_path / "encoder"), tokenizer=tiny.tokenizer(str(tmp_path)))
     out = tmp_path / "run"
     recipe = load_recipe(
         "sst2",
         params_override=[
-            f"model={tmp_path / 'encoder'}",
-            f"data_dir={tmp_path / 'data'}",
-            f"output_dir={out}",
-            f"cache_dir={tmp_path / 'cache'}",
+            *tiny_run_overrides(tmp_path),
             "finetune.epochs=5",
             "finetune.batch_size=8",
             "finetune.max_length=16",

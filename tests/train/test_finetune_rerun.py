@@ -6,7 +6,7 @@ from fastformers_tf.models import save_model
 from fastformers_tf.recipe import RecipeError, load_recipe, save_recipe
 from fastformers_tf.train.finetune import finetune
 from tests import tiny
-from tests.train.test_finetune import write_rte
+from tests.train.test_finetune import tiny_run_overrides, write_rte
 
 
 @pytest.mark.parametrize(
@@ -18,14 +18,8 @@ from tests.train.test_finetune import write_rte
 )
 def test_a_failed_rerun_validates_before_writing(tmp_path, override, error, message):
     write_rte(tmp_path / "data")
-    save_model(tiny.encoder(), str(tmp_path / "encoder"), tokenizer=tiny.tokenizer(str(tmp_path)))
     out = tmp_path / "run"
-    common = [
-        f"model={tmp_path / 'encoder'}",
-        f"data_dir={tmp_path / 'data'}",
-        f"output_dir={out}",
-        "finetune.max_length=16",
-    ]
+    common = [*tiny_run_overrides(tmp_path), "finetune.max_length=16"]
     previous = load_recipe("rte", params_override=common)
     save_recipe(previous, str(out / "recipe.yaml"))
     (out / "metrics.json").write_text('{"best": {"accuracy": 0.75}}')
