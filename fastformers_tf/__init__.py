@@ -11,6 +11,7 @@ TensorFlow.
 
 import os
 
+from fastformers_tf import distill as _distill_package  # noqa: F401  (lazy itself: no TensorFlow)
 from fastformers_tf import prune as _prune_package  # noqa: F401  (lazy itself: no TensorFlow)
 from fastformers_tf._lazy import lazy_exports
 
@@ -18,10 +19,10 @@ from fastformers_tf._lazy import lazy_exports
 # package still picks tf-keras for a TensorFlow the user imports afterwards.
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 
-# Importing the subpackage bound `fastformers_tf.prune` to it; the public name
-# `prune` is the function, resolved below. The subpackage is already in
-# sys.modules, so later imports of its modules do not rebind the name.
-del prune  # noqa: F821
+# Importing the subpackages bound `fastformers_tf.prune` and `.distill` to them;
+# the public names are the functions, resolved below. The subpackages are already
+# in sys.modules, so later imports of their modules do not rebind the names.
+del prune, distill  # noqa: F821
 
 __version__ = "0.1.0"
 
@@ -29,6 +30,8 @@ _EXPORTS = {
     "keras": "fastformers_tf.backend",
     "tf": "fastformers_tf.backend",
     "CheckpointError": "fastformers_tf.models",
+    "Distiller": "fastformers_tf.distill",
+    "distill": "fastformers_tf.distill",
     "EncoderConfig": "fastformers_tf.models",
     "SpanClassifier": "fastformers_tf.models",
     "TextClassifier": "fastformers_tf.models",

@@ -44,6 +44,50 @@ class FinetuneConfig:
 
 
 @dataclasses.dataclass
+class DistillConfig:
+    """Task distillation (FastFormers: soft labels only, T=1, alpha=0); see `fastformers_tf.distill`.
+
+    The student is `student` (a packaged name, checkpoint or model folder), cut
+    to `keep_layers` and/or re-shaped by `num_layers`/`hidden_dim`/`num_heads`/
+    `intermediate_dim` (0: as in `student`), with `activation` swapped ("": keep).
+    The transfer set is the train split plus `transfer` sources: `split:NAME`
+    (a split of the task, labeled or not), `file:PATH` (text lines or JSONL with
+    `text`/`text_a` and optional `text_b`) and `augment:N` (N seeded augmented
+    copies of each train example); the teacher labels all of them.
+    """
+
+    teacher: str = ""  # a fine-tuned task model folder (required)
+    student: str = "all-MiniLM-L6-v2"
+    keep_layers: list = dataclasses.field(default_factory=list)
+    num_layers: int = 0
+    hidden_dim: int = 0
+    num_heads: int = 0
+    intermediate_dim: int = 0
+    activation: str = ""
+    pooling: str = "mean"
+    temperature: float = 1.0
+    alpha: float = 0.0
+    hidden_weight: float = 0.0  # hidden-state loss weight (same tokenizer only)
+    attention_weight: float = 0.0  # attention-probability loss weight (same tokenizer only)
+    hidden_loss: str = "mse"
+    attention_loss: str = "kl"
+    layer_map: list = dataclasses.field(default_factory=list)  # student layer i -> teacher layer; []: uniform
+    transfer: list = dataclasses.field(default_factory=list)
+    epochs: int = 3
+    learning_rate: float = 5e-5
+    batch_size: int = 32
+    eval_batch_size: int = 64
+    max_length: int = 128
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    dropout: float = 0.1
+    max_train_examples: int = 0  # 0: all; else a seeded random subset of the train split
+    bucket_window: int = 50
+    train_split: str = "train"
+    eval_split: str = "val"
+
+
+@dataclasses.dataclass
 class Recipe:
     task: str = "rte"
     model: str = "all-MiniLM-L6-v2"
@@ -52,6 +96,7 @@ class Recipe:
     cache_dir: str = ""  # tokenized features; "" -> ~/.cache/fastformers_tf/features
     seed: int = 42
     finetune: FinetuneConfig = dataclasses.field(default_factory=FinetuneConfig)
+    distill: DistillConfig = dataclasses.field(default_factory=DistillConfig)
 
     def resolved_data_dir(self):
         return self.data_dir or default_data_dir()
@@ -82,6 +127,33 @@ _RANGES = {
     "finetune.pooling": (lambda v: v in ("pooler", "cls", "mean"), "one of pooler, cls, mean"),
     "finetune.max_train_examples": (lambda v: v >= 0, ">= 0 (0: all)"),
     "finetune.bucket_window": (lambda v: v >= 0, ">= 0 (0: no bucketing)"),
+    "distill.keep_layers": (lambda v: all(isinstance(i, int) and i >= 0 for i in v), "a list of layer indices >= 0"),
+    "distill.num_layers": (lambda v: v >= 0, ">= 0 (0: as the student model)"),
+    "distill.hidden_dim": (lambda v: v >= 0, ">= 0 (0: as the student model)"),
+    "distill.num_heads": (lambda v: v >= 0, ">= 0 (0: as the student model)"),
+    "distill.intermediate_dim": (lambda v: v >= 0, ">= 0 (0: as the student model)"),
+    "distill.activation": (lambda v: v in ("", "relu", "gelu", "gelu_tanh"), "one of '', relu, gelu, gelu_tanh"),
+    "distill.pooling": (lambda v: v in ("pooler", "cls", "mean"), "one of pooler, cls, mean"),
+    "distill.temperature": (lambda v: v > 0, "> 0"),
+    "distill.alpha": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "distill.hidden_weight": (lambda v: v >= 0, ">= 0"),
+    "distill.attention_weight": (lambda v: v >= 0, ">= 0"),
+    "distill.hidden_loss": (lambda v: v in ("mse", "cosine"), "one of mse, cosine"),
+    "distill.attention_loss": (lambda v: v in ("kl", "mse"), "one of kl, mse"),
+    "distill.transfer": (
+        lambda v: all(str(s).split(":", 1)[0] in ("split", "file", "augment") and ":" in str(s) for s in v),
+        "a list of split:NAME, file:PATH or augment:N",
+    ),
+    "distill.epochs": (lambda v: v >= 1, ">= 1"),
+    "distill.learning_rate": (lambda v: v > 0, "> 0"),
+    "distill.batch_size": (lambda v: v >= 1, ">= 1"),
+    "distill.eval_batch_size": (lambda v: v >= 1, ">= 1"),
+    "distill.max_length": (lambda v: v >= 2, ">= 2 (room for the special tokens)"),
+    "distill.warmup_ratio": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "distill.weight_decay": (lambda v: v >= 0, ">= 0"),
+    "distill.dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "distill.max_train_examples": (lambda v: v >= 0, ">= 0 (0: all)"),
+    "distill.bucket_window": (lambda v: v >= 0, ">= 0 (0: no bucketing)"),
 }
 
 

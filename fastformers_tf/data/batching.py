@@ -52,6 +52,20 @@ class Features:
             spans=self.spans[indices],
         )
 
+    @classmethod
+    def concat(cls, parts):
+        """The rows of `parts`, one after the other (their spans must have the same width)."""
+        shifts = np.cumsum([0] + [len(p.token_ids) for p in parts[:-1]])
+        return cls(
+            token_ids=np.concatenate([p.token_ids for p in parts]),
+            segment_ids=np.concatenate([p.segment_ids for p in parts]),
+            offsets=np.concatenate([[0]] + [p.offsets[1:] + s for p, s in zip(parts, shifts, strict=True)]).astype(
+                np.int64
+            ),
+            labels=np.concatenate([p.labels for p in parts]),
+            spans=np.concatenate([p.spans for p in parts]),
+        )
+
     def row(self, i):
         a, b = self.offsets[i], self.offsets[i + 1]
         return self.token_ids[a:b], self.segment_ids[a:b]
@@ -94,7 +108,7 @@ def tokenize(examples, tokenizer, max_length, num_spans=0):
     )
 
 
-def _fingerprint(path):
+def fingerprint(path):
     stat = os.stat(path)
     return f"{os.path.abspath(path)}:{stat.st_size}:{stat.st_mtime_ns}"
 
@@ -106,7 +120,7 @@ def cached_features(task, split, path, examples, tokenizer, max_length, cache_di
     """`tokenize(...)` cached per (tokenizer, task, split, max_length, data file version)."""
     key_text = json.dumps(
         [type(tokenizer).__name__, tokenizer.name_or_path, len(tokenizer), task.name, split, max_length,
-         _fingerprint(path)]
+         fingerprint(path)]
     )  # fmt: skip
     key = hashlib.sha1(key_text.encode()).hexdigest()[:16]
     if key in _MEMORY:

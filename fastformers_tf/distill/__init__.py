@@ -1,6 +1,18 @@
-"""Knowledge distillation: losses (pure functions) and the `Distiller` (a custom `train_step`).
+"""Knowledge distillation: losses (pure functions), the `Distiller` (a custom `train_step`),
+cached teacher logits, transfer sets, students, and the `distill(recipe)` stage."""
 
-Built so far: the losses and a logits-only `Distiller` (cached teacher logits
-optional). Not yet: hidden-state/attention losses in the Distiller, the
-on-disk teacher-logit cache, transfer sets, students, `tools/distill.py`.
-"""
+from fastformers_tf._lazy import lazy_exports
+
+# Lazy so that `import fastformers_tf` (which imports this package) loads no TensorFlow.
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "Distiller": "fastformers_tf.distill.distiller",
+        "distill": "fastformers_tf.distill.run",
+        "keep_layers": "fastformers_tf.distill.students",
+        "reshape": "fastformers_tf.distill.students",
+        "teacher_logits": "fastformers_tf.distill.cache",
+    },
+)
+
+__all__ = ["Distiller", "distill", "keep_layers", "reshape", "teacher_logits"]

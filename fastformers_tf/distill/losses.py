@@ -30,14 +30,20 @@ def logit_loss(teacher_logits, student_logits, labels=None, temperature=1.0, alp
     """(1 - alpha) x soft cross-entropy + alpha x cross-entropy with the gold `labels` `[B]`.
 
     FastFormers uses T=1 and alpha=0 (soft labels only); `labels` may be None then.
+    Examples labeled -1 (unlabeled transfer text) are left out of the gold term.
     """
     loss = soft_cross_entropy(teacher_logits, student_logits, temperature)
     if alpha == 0:
         return loss
     if labels is None:
         raise ValueError("alpha > 0 needs the gold labels.")
-    gold = keras.losses.sparse_categorical_crossentropy(labels, student_logits, from_logits=True)  # [B]
-    return (1.0 - alpha) * loss + alpha * tf.reduce_mean(gold)
+    labels = tf.cast(labels, tf.int32)
+    labeled = tf.cast(labels >= 0, tf.float32)  # [B]; -1 marks a transfer example the teacher alone labels
+    gold = keras.losses.sparse_categorical_crossentropy(
+        tf.maximum(labels, 0), tf.cast(student_logits, tf.float32), from_logits=True
+    )  # [B]
+    gold = tf.reduce_sum(gold * labeled) / tf.maximum(tf.reduce_sum(labeled), 1.0)
+    return (1.0 - alpha) * loss + alpha * gold
 
 
 def _token_mean(values, padding_mask):

@@ -22,21 +22,24 @@ class KeepBest(keras.callbacks.Callback):
     """Evaluates the task metric after every epoch and saves the best model.
 
     The metric values join Keras' epoch logs as `val_<name>`, so the progress
-    bar and TensorBoard (placed after this callback) show them.
+    bar and TensorBoard (placed after this callback) show them. `target`, a
+    function returning the model to score and save, replaces the model being
+    fit (a `Distiller` saves its student).
     """
 
-    def __init__(self, data, directory, tokenizer, batch_size, recipe):
+    def __init__(self, data, directory, tokenizer, batch_size, recipe, target=None):
         super().__init__()
         self.data, self.directory, self.tokenizer, self.batch_size = data, directory, tokenizer, batch_size
-        self.recipe = recipe
+        self.recipe, self.target = recipe, target
         self.history, self.best, self.best_epoch = [], None, None
         self.predictor = None
 
     def on_epoch_end(self, epoch, logs=None):
-        # One predictor (one traced tf.function) for the whole run: the weights
-        # it reads are updated in place, so re-tracing every epoch is wasted work.
-        if self.predictor is None:
-            self.predictor = KerasPredictor(self.model, batch_size=self.batch_size)
+        model = self.target() if self.target else self.model
+        # One predictor (one traced tf.function) per model: the weights it
+        # reads are updated in place, so re-tracing every epoch is wasted work.
+        if self.predictor is None or self.predictor.model is not model:
+            self.predictor = KerasPredictor(model, batch_size=self.batch_size)
         metrics, _ = self.data.evaluate(self.predictor, self.batch_size)
         self.history.append({"epoch": epoch + 1, **metrics, "loss": float((logs or {}).get("loss", float("nan")))})
         main = next(iter(metrics))
@@ -44,7 +47,7 @@ class KeepBest(keras.callbacks.Callback):
             logs.update({f"val_{k}": v for k, v in metrics.items()})
         if self.best is None or metrics[main] > self.best[main]:
             self.best, self.best_epoch = metrics, epoch + 1
-            save_model(self.model, self.directory, self.tokenizer, files={"recipe.yaml": recipe_yaml(self.recipe)})
+            save_model(model, self.directory, self.tokenizer, files={"recipe.yaml": recipe_yaml(self.recipe)})
         print(
             f"epoch {epoch + 1}: {self.data.task.name}/{self.data.split} {metrics} (best {main}: {self.best[main]:.4f})"
         )

@@ -45,11 +45,23 @@ class TaskData:
         if not self.examples:
             raise DataError(f"{self.path}: no examples in the {task.name} {split} file.")
         self.features = cached_features(task, split, self.path, self.examples, tokenizer, max_length, cache_dir)
+        self.key = split
         if max_examples and max_examples < len(self.examples):
             keep = np.sort(np.random.default_rng(seed).choice(len(self.examples), max_examples, replace=False))
             self.examples = [self.examples[i] for i in keep]
             self.features = self.features.subset(keep)
+            self.key = f"{split}-n{max_examples}-seed{seed}"
         self.pad_id = tokenizer.pad_token_id or 0
+
+    @classmethod
+    def of_examples(cls, task, split, path, examples, tokenizer, max_length, cache_dir=None, key=None):
+        """Data over given `examples` (a transfer source) read from `path`; `key` names their feature cache."""
+        data = cls.__new__(cls)
+        data.task, data.split, data.path, data.examples = task, split, path, list(examples)
+        data.key = key or split
+        data.features = cached_features(task, data.key, path, data.examples, tokenizer, max_length, cache_dir)
+        data.pad_id = tokenizer.pad_token_id or 0
+        return data
 
     def __len__(self):
         return len(self.examples)
@@ -57,11 +69,20 @@ class TaskData:
     def _batch(self, model, indices):
         return pad_batch(self.features, indices, self.pad_id, with_segments="segment_ids" in model.input)
 
-    def dataset(self, model, batch_size, bucket_window=0, seed=0):
-        """A `tf.data.Dataset` of shuffled training batches, reshuffled every epoch."""
+    def dataset(self, model, batch_size, bucket_window=0, seed=0, extra=None):
+        """A `tf.data.Dataset` of shuffled training batches, reshuffled every epoch.
+
+        `extra` maps input names to per-example arrays `[n, ...]` added to each
+        batch's inputs (e.g. cached `teacher_logits`); with it, unlabeled
+        examples (label -1) are allowed, since the teacher labels them.
+        """
         labels = self.features.labels
-        if (labels < 0).any():
+        if (labels < 0).any() and not extra:
             raise ValueError(f"{self.path} has unlabeled examples; it cannot be used for training.")
+        extra = {name: np.asarray(values) for name, values in (extra or {}).items()}
+        for name, values in extra.items():
+            if len(values) != len(self):
+                raise ValueError(f"{name} has {len(values)} rows for {len(self)} examples.")
         num_batches = len(batch_order(self.features.lengths, batch_size))
         epoch = [0]
 
@@ -69,9 +90,14 @@ class TaskData:
             order = batch_order(self.features.lengths, batch_size, True, bucket_window, seed + epoch[0])
             epoch[0] += 1
             for indices in order:
-                yield self._batch(model, indices), labels[indices]
+                inputs = self._batch(model, indices)
+                inputs.update({name: values[indices] for name, values in extra.items()})
+                yield inputs, labels[indices]
 
-        spec = (input_signature(model)[0], tf.TensorSpec((None,), tf.int32))
+        signature = dict(input_signature(model)[0])
+        for name, values in extra.items():
+            signature[name] = tf.TensorSpec((None, *values.shape[1:]), tf.as_dtype(values.dtype), name=name)
+        spec = (signature, tf.TensorSpec((None,), tf.int32))
         dataset = tf.data.Dataset.from_generator(generate, output_signature=spec)
         return dataset.apply(tf.data.experimental.assert_cardinality(num_batches)).prefetch(2)
 

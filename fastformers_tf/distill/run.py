@@ -1,0 +1,240 @@
+"""`distill(recipe)`: the distillation stage, laid out like fine-tuning.
+
+Writes to the output directory: `best/` (the best student by the task's main
+metric on `distill.eval_split`, a plain task model with its tokenizer and the
+recipe, replaced atomically at each new best), `logs/` (TensorBoard), and at
+the end `recipe.yaml` and `metrics.json` (teacher and student metrics, each
+transfer source's size, teacher accuracy and student agreement, per-epoch
+time, whether the teacher logits came from the cache). The recipe, teacher,
+student and data are all checked before anything is written.
+"""
+
+import logging
+import os
+import time
+
+import numpy as np
+
+from fastformers_tf.backend import keras, tf
+from fastformers_tf.data import get_task
+from fastformers_tf.distill import students, transfer
+from fastformers_tf.distill.cache import teacher_logits
+from fastformers_tf.distill.distiller import TEACHER_LOGITS, Distiller
+from fastformers_tf.errors import ArgumentError
+from fastformers_tf.models.encoder import encoder_of
+from fastformers_tf.models.pretrained import from_pretrained, load_tokenizer
+from fastformers_tf.models.task_model import TaskModel
+from fastformers_tf.recipe import RecipeError, save_recipe, validate
+from fastformers_tf.train.finetune import KeepBest
+from fastformers_tf.train.optim import adamw
+from fastformers_tf.train.tasks import TaskData, build_task_model
+
+logger = logging.getLogger(__name__)
+
+
+def load_teacher(path, task):
+    """The fine-tuned teacher task model at `path`, checked against `task`'s labels."""
+    model = from_pretrained(path)
+    if not isinstance(model, TaskModel):
+        raise ArgumentError(
+            f"--teacher={path} holds a {type(model).__name__}, not a fine-tuned task model: "
+            "fine-tune one first (tools/finetune.py) and pass its best/ folder."
+        )
+    labels = list(model.labels or [])
+    if labels and labels != list(task.labels) or model.output.shape[-1] != len(task.labels):
+        raise ArgumentError(
+            f"--teacher={path} has {model.output.shape[-1]} labels {labels}; task {task.name} has "
+            f"{len(task.labels)} {list(task.labels)}."
+        )
+    return model
+
+
+def build_student(cfg, task, seed=0):
+    """`(student task model, tokenizer, how it was made)` from the recipe's `distill` section."""
+    tokenizer = load_tokenizer(cfg.student)
+    model = from_pretrained(cfg.student)
+    encoder = encoder_of(model)
+    made = {"from": cfg.student}
+    if cfg.keep_layers:
+        encoder = students.keep_layers(encoder, cfg.keep_layers)
+        made["keep_layers"] = list(cfg.keep_layers)
+    if cfg.num_layers or cfg.hidden_dim or cfg.num_heads or cfg.intermediate_dim:
+        encoder, made["init"] = students.reshape(
+            encoder, cfg.num_layers, cfg.hidden_dim, cfg.num_heads, cfg.intermediate_dim, seed=seed
+        )
+    encoder = students.with_activation(encoder, cfg.activation)
+    encoder = encoder.with_options(dropout=cfg.dropout, attention_dropout=cfg.dropout)
+    if isinstance(model, TaskModel) and not cfg.keep_layers and "init" not in made:
+        student = model.with_encoder(encoder)  # a fine-tuned student keeps its head
+    else:
+        student = build_task_model(task, encoder, cfg.dropout, cfg.pooling)
+    c = encoder.config
+    made.update(layers=c.num_layers, hidden_dim=c.hidden_dim, heads=c.num_heads, ffn=c.intermediate_dim,
+                activation=c.activation, parameters=int(student.count_params()))  # fmt: skip
+    return student, tokenizer, made
+
+
+def same_tokenizer(a, b):
+    return type(a).__name__ == type(b).__name__ and a.get_vocab() == b.get_vocab()
+
+
+def _check_length(name, model, max_length):
+    limit = encoder_of(model).config.max_tokens
+    if max_length > limit:
+        raise RecipeError(f"distill.max_length={max_length} exceeds the {limit} tokens {name}'s position table covers.")
+
+
+def _joined(parts):
+    """One training set over the transfer sources (student tokenization)."""
+    from fastformers_tf.data.batching import Features
+
+    data = TaskData.__new__(TaskData)
+    data.task, data.split, data.path = parts[0].task, "transfer", parts[0].path
+    data.key = "+".join(p.key for p in parts)
+    data.examples = [e for p in parts for e in p.examples]
+    data.features = Features.concat([p.features for p in parts])
+    data.pad_id = parts[0].pad_id
+    return data
+
+
+def _agreement(student, data, teacher_argmax, batch_size):
+    probs = data.predict_probs(student, batch_size, progress=False)
+    return float(np.mean(np.argmax(probs, -1) == teacher_argmax))
+
+
+def distill(recipe, verbose=1):
+    """Distils `recipe.distill.teacher` into a student on `recipe.task`; returns the run summary."""
+    cfg = validate(recipe).distill
+    if not cfg.teacher:
+        raise RecipeError("distill.teacher is empty: pass --teacher=DIR, a fine-tuned task model folder.")
+    keras.utils.set_random_seed(recipe.seed)
+    task = get_task(recipe.task)
+    output_dir = recipe.resolved_output_dir()
+    cache_dir = recipe.resolved_cache_dir()
+
+    teacher = load_teacher(cfg.teacher, task)
+    teacher_tokenizer = load_tokenizer(cfg.teacher)
+    student, student_tokenizer, made = build_student(cfg, task, recipe.seed)
+    shared_tokenizer = same_tokenizer(teacher_tokenizer, student_tokenizer)
+    intermediate = cfg.hidden_weight > 0 or cfg.attention_weight > 0
+    if intermediate and not shared_tokenizer:
+        raise ArgumentError(
+            f"distill.hidden_weight/attention_weight compare tokens, but teacher {cfg.teacher} and student "
+            f"{cfg.student} use different tokenizers; set both to 0 to distill logits only."
+        )
+    _check_length(f"--teacher={cfg.teacher}", teacher, cfg.max_length)
+    _check_length(f"--student={cfg.student}", student, cfg.max_length)
+
+    # === Data: the transfer set, tokenized for both sides ===
+    data_dir = recipe.resolved_data_dir()
+
+    def tokenized(tokenizer):
+        return dict(data_dir=data_dir, tokenizer=tokenizer, max_length=cfg.max_length, cache_dir=cache_dir)
+
+    train = TaskData(task, cfg.train_split, max_examples=cfg.max_train_examples, seed=recipe.seed,
+                     **tokenized(student_tokenizer))  # fmt: skip
+    evals = TaskData(task, cfg.eval_split, **tokenized(student_tokenizer))
+    found = transfer.sources(
+        task, (train.split, train.examples, train.path, train.key), cfg.transfer, cfg.eval_split, data_dir, recipe.seed
+    )
+
+    def both_sides(source):
+        args = (task, source.key, source.path, source.examples)
+        student_side = train if source.name == "train" else TaskData.of_examples(
+            *args, student_tokenizer, cfg.max_length, cache_dir, source.key
+        )  # fmt: skip
+        if shared_tokenizer:
+            return student_side, student_side
+        return student_side, TaskData.of_examples(*args, teacher_tokenizer, cfg.max_length, cache_dir, source.key)
+
+    sides = [both_sides(source) for source in found]
+    teacher_evals = evals if shared_tokenizer else TaskData(task, cfg.eval_split, **tokenized(teacher_tokenizer))
+
+    # === Teacher logits, from the cache when there (nothing written before this point but caches) ===
+    logits_dir = os.path.join(cache_dir, "teacher_logits")
+    per_source, all_logits = [], []
+    for source, (_, teacher_side) in zip(found, sides, strict=True):
+        start = time.time()
+        logits, cached = teacher_logits(teacher, teacher_tokenizer, teacher_side, cfg.max_length,
+                                        cfg.eval_batch_size, logits_dir, progress=verbose > 0)  # fmt: skip
+        record = {"source": source.name, "examples": len(source.examples), "teacher_logits_cached": cached,
+                  "teacher_s": round(time.time() - start, 1)}  # fmt: skip
+        if source.labeled:
+            gold = np.array([e.label for e in source.examples])
+            record["teacher_accuracy"] = float(np.mean(np.argmax(logits, -1) == gold))
+        per_source.append(record)
+        all_logits.append(logits)
+    start = time.time()
+    eval_logits, cached = teacher_logits(teacher, teacher_tokenizer, teacher_evals, cfg.max_length,
+                                         cfg.eval_batch_size, logits_dir, progress=verbose > 0)  # fmt: skip
+    teacher_metrics = task.metric(teacher_evals.examples, tf.nn.softmax(eval_logits).numpy())
+    print(f"teacher {cfg.teacher}: {task.name}/{cfg.eval_split} {teacher_metrics} "
+          f"({'cached logits' if cached else f'{time.time() - start:.0f} s'})")  # fmt: skip
+
+    # === Train ===
+    data = _joined([student_side for student_side, _ in sides])
+    dataset = data.dataset(student, cfg.batch_size, cfg.bucket_window, recipe.seed,
+                           extra={TEACHER_LOGITS: np.concatenate(all_logits)})  # fmt: skip
+    total_steps = cfg.epochs * int(dataset.cardinality())
+    distiller = Distiller(
+        teacher if intermediate else None,
+        student,
+        temperature=cfg.temperature,
+        alpha=cfg.alpha,
+        hidden_weight=cfg.hidden_weight,
+        attention_weight=cfg.attention_weight,
+        hidden_loss=cfg.hidden_loss,
+        attention_loss=cfg.attention_loss,
+        layer_map=list(cfg.layer_map) or None,
+    )
+    distiller.compile(optimizer=adamw(cfg.learning_rate, total_steps, cfg.warmup_ratio, cfg.weight_decay))
+    keep_best = KeepBest(evals, os.path.join(output_dir, "best"), student_tokenizer, cfg.eval_batch_size, recipe,
+                         target=distiller.plain_student)  # fmt: skip
+    epoch_times = EpochTimes()
+    tensorboard = keras.callbacks.TensorBoard(log_dir=os.path.join(output_dir, "logs"))
+    sizes = " + ".join(f"{r['examples']} {r['source']}" for r in per_source)
+    print(f"{task.name}: student {made['layers']}L/{made['hidden_dim']} from {cfg.student}; transfer {sizes}; "
+          f"{len(evals)} {cfg.eval_split} examples, {total_steps} steps")  # fmt: skip
+    start = time.time()
+    distiller.fit(dataset, epochs=cfg.epochs, callbacks=[epoch_times, keep_best, tensorboard], verbose=verbose)
+    wall_clock = time.time() - start
+
+    # === Report: each source's agreement with the teacher, for the best student ===
+    from fastformers_tf.models.saving import load_model
+
+    best = load_model(os.path.join(output_dir, "best"))
+    for record, (student_side, _), logits in zip(per_source, sides, all_logits, strict=True):
+        record["student_agreement"] = _agreement(best, student_side, np.argmax(logits, -1), cfg.eval_batch_size)
+    summary = {
+        "task": task.name,
+        "teacher": cfg.teacher,
+        "student": made,
+        "eval_split": cfg.eval_split,
+        "eval_examples": len(evals),
+        "teacher_metrics": teacher_metrics,
+        "transfer": per_source,
+        "epochs": [{**h, "seconds": s} for h, s in zip(keep_best.history, epoch_times.seconds, strict=False)],
+        "best": keep_best.best,
+        "best_epoch": keep_best.best_epoch,
+        "wall_clock_s": round(wall_clock, 1),
+        "threads": tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count(),
+    }
+    from fastformers_tf.artifacts import write_json
+
+    write_json(os.path.join(output_dir, "metrics.json"), summary)
+    save_recipe(recipe, os.path.join(output_dir, "recipe.yaml"))
+    return summary
+
+
+class EpochTimes(keras.callbacks.Callback):
+    """Seconds of training per epoch (before evaluation)."""
+
+    def __init__(self):
+        super().__init__()
+        self.seconds, self._start = [], None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(round(time.time() - self._start, 1))

@@ -1,0 +1,60 @@
+"""Distil a fine-tuned teacher into a smaller student (soft labels; FastFormers: T=1, alpha=0).
+
+  python tools/distill.py --task=rte --teacher=runs/rte/best --student=all-MiniLM-L6-v2 --output_dir=runs/rte/kd
+  python tools/distill.py --task=sst2 --teacher=runs/sst2/best --keep_layers=1,3,5 --activation=relu \
+      --transfer=augment:1 --output_dir=runs/sst2/kd3
+
+Recipe order: defaults, configs/<task>.yaml, --config_file, --params_override
+(the `distill:` section); the flags below override the recipe.
+"""
+
+from absl import app, flags
+
+from fastformers_tf import cli
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("task", None, "Task name, e.g. rte, sst2.", required=True)
+flags.DEFINE_string("teacher", None, "The fine-tuned teacher's model folder (e.g. runs/rte/best).")
+flags.DEFINE_string("student", None, "Student: a packaged name, checkpoint or model folder.")
+flags.DEFINE_list("keep_layers", None, "Student layers to keep, e.g. 1,3,5.")
+flags.DEFINE_string("activation", None, "Swap the student's FFN activation, e.g. relu.")
+flags.DEFINE_multi_string("transfer", None, "Extra transfer sources: split:NAME, file:PATH, augment:N.")
+flags.DEFINE_string("output_dir", None, "Where to write the run (default runs/<task>).")
+flags.DEFINE_string("data_dir", None, "Data directory (default ../shared/data).")
+flags.DEFINE_string("config_file", None, "A YAML recipe applied after configs/<task>.yaml.")
+flags.DEFINE_list("params_override", [], "Dotted overrides, e.g. distill.epochs=2,distill.temperature=2.")
+
+
+def _overrides():
+    overrides = list(FLAGS.params_override)
+    for key in ("output_dir", "data_dir"):
+        if FLAGS[key].value is not None:
+            overrides.append(f"{key}={FLAGS[key].value}")
+    for key in ("teacher", "student", "activation"):
+        if FLAGS[key].value is not None:
+            overrides.append(f"distill.{key}={FLAGS[key].value}")
+    if FLAGS.keep_layers is not None:
+        bad = [v for v in FLAGS.keep_layers if not v.strip().isdigit()]
+        if bad:
+            raise app.UsageError(f"flag --keep_layers={','.join(FLAGS.keep_layers)}: {bad} are not layer indices")
+        overrides.append(f"distill.keep_layers=[{','.join(v.strip() for v in FLAGS.keep_layers)}]")
+    if FLAGS.transfer:
+        overrides.append("distill.transfer=[" + ",".join(f"'{v}'" for v in FLAGS.transfer) + "]")
+    return overrides
+
+
+def main(argv):
+    del argv
+    from fastformers_tf.recipe import load_recipe
+
+    recipe = load_recipe(FLAGS.task, FLAGS.config_file, _overrides())  # validated before TensorFlow loads
+    from fastformers_tf.distill.run import distill
+
+    summary = distill(recipe)
+    where = f"{recipe.resolved_output_dir()}/best"
+    print(f"teacher {summary['teacher_metrics']}; best student {summary['eval_split']} {summary['best']} "
+          f"at epoch {summary['best_epoch']}, {summary['wall_clock_s']} s; model in {where}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    cli.run(main)
