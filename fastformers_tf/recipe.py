@@ -113,6 +113,11 @@ class RecipeError(UserError, ValueError):
     """A recipe that cannot be read, or holds a value out of range; names the key and where it came from."""
 
 
+def _transfer_source(spec):
+    kind, _, value = spec.partition(":")
+    return kind in ("split", "file") and value or kind == "augment" and value.isdigit() and int(value) >= 1
+
+
 # key -> (test, what it must be); checked on the resolved recipe, before any stage writes anything.
 _RANGES = {
     "seed": (lambda v: v >= 0, ">= 0"),
@@ -141,7 +146,7 @@ _RANGES = {
     "distill.hidden_loss": (lambda v: v in ("mse", "cosine"), "one of mse, cosine"),
     "distill.attention_loss": (lambda v: v in ("kl", "mse"), "one of kl, mse"),
     "distill.transfer": (
-        lambda v: all(str(s).split(":", 1)[0] in ("split", "file", "augment") and ":" in str(s) for s in v),
+        lambda v: all(_transfer_source(str(s)) for s in v),
         "a list of split:NAME, file:PATH or augment:N",
     ),
     "distill.epochs": (lambda v: v >= 1, ">= 1"),

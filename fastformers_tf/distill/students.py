@@ -44,21 +44,14 @@ def keep_layers(encoder, layers, flag="distill.keep_layers"):
 
 
 def _copy_leading(src_layer, dst_layer):
-    """Copies into each of `dst_layer`'s weights the leading block of the same-named source weight; returns
-    (weights copied whole, weights copied in part, weights left random)."""
-    source = {w.name.split("/", 1)[-1]: w for w in src_layer.weights}
+    """Copies into each of `dst_layer`'s weights the leading block of the source weight in the same place
+    (same layer class, so the same order); returns [copied whole, copied in part, left random]."""
     counts = [0, 0, 0]
-    for weight in dst_layer.weights:
-        src = source.get(weight.name.split("/", 1)[-1])
-        if (
-            src is None
-            or len(src.shape) != len(weight.shape)
-            or any(s < d for s, d in zip(src.shape, weight.shape, strict=True))
-        ):
+    for src, weight in zip(src_layer.weights, dst_layer.weights, strict=True):
+        if len(src.shape) != len(weight.shape) or any(s < d for s, d in zip(src.shape, weight.shape, strict=True)):
             counts[2] += 1
             continue
-        block = src.numpy()[tuple(slice(0, d) for d in weight.shape)]
-        weight.assign(block)
+        weight.assign(src.numpy()[tuple(slice(0, d) for d in weight.shape)])
         counts[0 if tuple(src.shape) == tuple(weight.shape) else 1] += 1
     return counts
 

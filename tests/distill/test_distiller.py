@@ -92,3 +92,38 @@ def test_mirrored_strategy_over_two_cpus_gives_the_same_first_step_loss():
     assert result.returncode == 0, result.stderr[-3000:]
     (replicas, single), (mirrored_replicas, mirrored) = eval(result.stdout.strip().splitlines()[-1])
     assert (replicas, mirrored_replicas) == (1, 2) and mirrored == pytest.approx(single, rel=1e-5)
+
+
+def test_intermediate_losses_add_the_mapped_layers_hidden_and_attention_terms():
+    from fastformers_tf.distill.losses import attention_loss, hidden_state_loss, logit_loss
+    from fastformers_tf.models.encoder import encoder_of
+
+    teacher, student = models()  # teacher: 3 layers, heads [2, 3, 0]; student: 2 layers of 4 heads, same width
+    inputs, labels = batch(student)
+    distiller = Distiller(teacher, student, hidden_weight=0.5, attention_weight=2.0, layer_map=[0, 2])
+    assert distiller.projection is None  # equal widths: no projection
+    t_out = encoder_of(distiller.teacher)(inputs)
+    s_out = encoder_of(distiller.student)(inputs)
+    mask = inputs["padding_mask"]
+    expected = float(logit_loss(teacher(inputs), student(inputs)))
+    expected += 0.5 * float(hidden_state_loss(s_out["hidden_states"][1], t_out["hidden_states"][1], mask))
+    expected += 0.5 * float(hidden_state_loss(s_out["hidden_states"][2], t_out["hidden_states"][3], mask))
+    expected += 2.0 * float(attention_loss(s_out["attention_probs"][0], t_out["attention_probs"][0], mask))
+    assert float(attention_loss(s_out["attention_probs"][1], t_out["attention_probs"][2], mask)) == 0.0  # no heads
+    distiller.compile(optimizer=keras.optimizers.SGD(0.1))
+    history = distiller.fit(inputs, labels, batch_size=4, epochs=1, verbose=0, shuffle=False)
+    assert history.history["loss"][0] == pytest.approx(expected, rel=1e-5)
+    plain = distiller.plain_student()
+    assert not plain.encoder.output_hidden_states
+    np.testing.assert_allclose(plain(inputs), distiller.student(inputs), atol=1e-6)
+
+
+def test_a_narrower_student_learns_a_projection_that_is_not_part_of_it():
+    teacher, _ = models()
+    student = TextClassifier(tiny.encoder(num_layers=1, hidden_dim=16, head_dim=4), num_classes=3, pooling="mean")
+    inputs, labels = batch(student)
+    distiller = Distiller(teacher, student, hidden_weight=1.0)
+    distiller.compile(optimizer=keras.optimizers.SGD(0.1))
+    distiller.fit(inputs, labels, batch_size=4, epochs=1, verbose=0)
+    assert distiller.projection.kernel.shape == (16, 32)
+    assert not any("projection" in w.name for w in distiller.plain_student().weights)

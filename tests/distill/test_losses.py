@@ -37,6 +37,16 @@ def test_logit_loss_mixes_in_the_gold_labels_with_alpha(alpha):
         logit_loss(TEACHER, STUDENT, None, alpha=0.5)
 
 
+def test_unlabeled_examples_are_left_out_of_the_gold_term():
+    # Row 1 is a transfer example only the teacher labels (-1): the gold term is row 0's alone.
+    soft = np.mean(-(softmax(TEACHER) * np.log(softmax(STUDENT))).sum(-1))
+    gold = -np.log(softmax(STUDENT)[0, LABELS[0]])
+    labels = np.array([LABELS[0], -1])
+    assert float(logit_loss(TEACHER, STUDENT, labels, alpha=0.5)) == pytest.approx(0.5 * soft + 0.5 * gold, 1e-6)
+    all_unlabeled = float(logit_loss(TEACHER, STUDENT, np.array([-1, -1]), alpha=0.5))
+    assert all_unlabeled == pytest.approx(0.5 * soft, 1e-6)
+
+
 def test_hidden_state_loss_with_and_without_projection_skips_padding():
     rng = np.random.default_rng(0)
     student = rng.normal(size=(2, 3, 4)).astype(np.float32)  # [B, T, Ds]

@@ -122,3 +122,33 @@ def test_finetune_refuses_bad_recipes_before_writing(tmp_path, override, pattern
     result = run_tool("finetune.py", "--task=rte", f"--output_dir={tmp_path / 'run'}", f"--params_override={override}")
     assert_one_line_error(result, pattern)
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    "args, pattern, code",
+    [
+        (["--keep_layers=1,x"], r"flag --keep_layers=1,x: \['x'\] are not layer indices", 2),
+        (["--params_override=distill.temperature=0"], r"distill\.temperature=0\.0 .*: it must be > 0", 1),
+        (["--transfer=augment:zero"], r"distill\.transfer=\['augment:zero'\] .*split:NAME, file:PATH or augment:N", 1),
+        ([], r"distill\.teacher is empty: pass --teacher=DIR", 1),
+        (["--teacher=TEACHER", "--keep_layers=0,7"], r"distill\.keep_layers=\[0, 7\]: indices \[7\] out of range", 1),
+        (
+            ["--teacher=TEACHER", "--transfer=split:val", "--params_override=distill.max_length=16"],
+            r"split:val is the evaluation split",
+            1,
+        ),
+    ],
+)
+def test_distill_refuses_bad_flags_in_one_line(tmp_path, args, pattern, code):
+    from tests.distill.test_run import RTE_LABELS
+
+    write_rte(tmp_path / "data")
+    save_model(tiny.classifier(2, RTE_LABELS), str(tmp_path / "teacher"), tokenizer=tiny.tokenizer(str(tmp_path)))
+    save_model(tiny.encoder(), str(tmp_path / "student"), tokenizer=tiny.tokenizer(str(tmp_path)))
+    args = [a.replace("TEACHER", str(tmp_path / "teacher")) for a in args]
+    result = run_tool(
+        "distill.py", "--task=rte", f"--student={tmp_path / 'student'}", f"--data_dir={tmp_path / 'data'}",
+        f"--output_dir={tmp_path / 'run'}", *args, env={"HOME": str(tmp_path)},  # caches under tmp_path
+    )  # fmt: skip
+    assert_one_line_error(result, pattern, code=code)
+    assert not (tmp_path / "run").exists()
