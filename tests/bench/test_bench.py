@@ -63,3 +63,32 @@ def test_table_names_the_cpu_and_the_kernels():
     assert "1x32x384: SkipLayerNormalization 90 us, Add + LayerNormalization 30 us (3.0x)" in lines
     assert lines[-3].split() == ["onnx", "int8", "32", "2.00", "2.50", "3.00x", "500", "2.00x", "41%"]
     assert lines[-1] == "seq 32: fastest int8 path tflite int8 (1.50 ms); then onnx int8 1.33x"
+
+
+def test_models_side_by_side_each_run_every_example_once_per_call_in_turns():
+    from fastformers_tf.bench.models import compare
+    from fastformers_tf.data.batching import Features
+
+    class Fake:
+        """A predictor that records the token count of each call."""
+
+        input_names, pad_id = ("token_ids", "padding_mask"), 0
+
+        def __init__(self, name, log):
+            self.name, self.log = name, log
+
+        def forward(self, inputs):
+            self.log.append((self.name, inputs["token_ids"].shape))
+
+    lengths = [3, 5, 2, 4]
+    features = Features(
+        token_ids=np.arange(1, sum(lengths) + 1, dtype=np.int32), segment_ids=np.zeros(sum(lengths), np.int32),
+        offsets=np.concatenate([[0], np.cumsum(lengths)]), labels=np.zeros(4, np.int32),
+        spans=np.zeros((4, 0, 2), np.int32),
+    )  # fmt: skip
+    log = []
+    result = compare({"t": Fake("t", log), "s": Fake("s", log)}, lambda p: features, examples=4, rounds=2, pause=0)
+    assert set(result) == {"t", "s"} and result["t"]["speedup"] == 1.0
+    # Round 1: t's warm-up (its first share's first example) then examples 0 and 2 at batch 1, then s; round 2: 1, 3.
+    assert [shape for name, shape in log if name == "t"] == [(1, 3), (1, 3), (1, 2), (1, 5), (1, 5), (1, 4)]
+    assert [name for name, _ in log] == ["t"] * 3 + ["s"] * 3 + ["t"] * 3 + ["s"] * 3
