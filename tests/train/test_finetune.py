@@ -95,7 +95,7 @@ def write_sst2(data_dir, train=128, dev=20, max_filler=3, seed=0):
     filler = "the a movie film team won lost game vote bill law cook soup onion".split()
     folder = data_dir / "glue" / "SST-2"
     folder.mkdir(parents=True)
-    for split, n in (("train", train), ("dev", dev)):
+    for split, n in (("train", train), ("dev", dev), ("glue_dev", dev)):
         rows = ["sentence\tlabel"]
         for i in range(n):
             words = list(rng.choice(filler, size=rng.integers(1, max_filler + 1)))
@@ -125,6 +125,6 @@ def test_finetune_learns_a_separable_task_and_best_reproduces_its_metric(tmp_pat
     assert summary["best"]["accuracy"] >= 0.9  # chance is 0.5 on this balanced set
     assert summary["epochs"][-1]["loss"] < 0.2 * summary["epochs"][0]["loss"]
     best = load_model(str(out / "best"))
-    evals = TaskData(get_task("sst2"), "dev", str(tmp_path / "data"), load_tokenizer(str(out / "best")), 16)
+    evals = TaskData(get_task("sst2"), "glue_dev", str(tmp_path / "data"), load_tokenizer(str(out / "best")), 16)
     metrics, _ = evals.evaluate(best, batch_size=7, progress=False)
     assert metrics == pytest.approx(summary["best"], abs=1e-6)
