@@ -61,7 +61,7 @@ class Distiller(keras.Model):
         >>> distiller = Distiller(teacher, student)
         >>> distiller.compile(optimizer=adamw(...))
         >>> distiller.fit(dataset, epochs=3)
-        >>> save_model(distiller.student, "runs/rte/distill/best")
+        >>> save_model(distiller.plain_student(), "runs/rte/distill/best")
     """
 
     def __init__(
