@@ -63,6 +63,25 @@ def run(main):
 # === Shared flags ===
 
 
+def define_recipe_flags(stage):
+    """The flags of every tool that runs a recipe stage: task, folders, config file, dotted overrides."""
+    flags.DEFINE_string("task", None, "Task name, e.g. rte, cb, sst2.", required=True)
+    flags.DEFINE_string("output_dir", None, "Where to write the run (default runs/<task>).")
+    flags.DEFINE_string("data_dir", None, "Data directory (default ../shared/data).")
+    flags.DEFINE_string("config_file", None, "A YAML recipe applied after configs/<task>.yaml.")
+    flags.DEFINE_list("params_override", [], f"Dotted overrides, e.g. {stage}.epochs=2,{stage}.learning_rate=1e-4.")
+
+
+def recipe_overrides(*keys):
+    """`--params_override`, then `key=value` for each dotted recipe key whose flag (its last part) is set."""
+    overrides = list(FLAGS.params_override)
+    for key in ("output_dir", "data_dir", *keys):
+        value = FLAGS[key.rsplit(".", 1)[-1]].value
+        if value is not None:
+            overrides.append(f"{key}={value}")
+    return overrides
+
+
 def define_predictor_flags(batch_size=32):
     """The flags of every tool that serves a model: backend, precision, instances, threads, sizes."""
     from fastformers_tf.runtime.load import BACKENDS, PRECISIONS

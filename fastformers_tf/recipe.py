@@ -25,8 +25,8 @@ def default_data_dir():
 
 
 @dataclasses.dataclass
-class FinetuneConfig:
-    """Teacher fine-tuning: AdamW with linear warmup then linear decay to 0."""
+class TrainingConfig:
+    """What every training stage shares: AdamW with linear warmup then linear decay to 0, evaluated every epoch."""
 
     epochs: int = 3
     learning_rate: float = 5e-5
@@ -44,7 +44,12 @@ class FinetuneConfig:
 
 
 @dataclasses.dataclass
-class DistillConfig:
+class FinetuneConfig(TrainingConfig):
+    """Teacher fine-tuning."""
+
+
+@dataclasses.dataclass
+class DistillConfig(TrainingConfig):
     """Task distillation (FastFormers: soft labels only, T=1, alpha=0); see `fastformers_tf.distill`.
 
     The student is `student` (a packaged name, checkpoint or model folder), cut
@@ -64,7 +69,7 @@ class DistillConfig:
     num_heads: int = 0
     intermediate_dim: int = 0
     activation: str = ""
-    pooling: str = "mean"
+    pooling: str = "mean"  # of a new head (a student that is already a task model keeps its own)
     temperature: float = 1.0
     alpha: float = 0.0
     hidden_weight: float = 0.0  # hidden-state loss weight (same tokenizer only)
@@ -73,18 +78,7 @@ class DistillConfig:
     attention_loss: str = "kl"
     layer_map: list = dataclasses.field(default_factory=list)  # student layer i -> teacher layer; []: uniform
     transfer: list = dataclasses.field(default_factory=list)
-    epochs: int = 3
-    learning_rate: float = 5e-5
     batch_size: int = 32
-    eval_batch_size: int = 64
-    max_length: int = 128
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.01
-    dropout: float = 0.1
-    max_train_examples: int = 0  # 0: all; else a seeded random subset of the train split
-    bucket_window: int = 50
-    train_split: str = "train"
-    eval_split: str = "val"
 
 
 @dataclasses.dataclass
@@ -119,26 +113,28 @@ def _transfer_source(spec):
 
 
 # key -> (test, what it must be); checked on the resolved recipe, before any stage writes anything.
+_TRAINING_RANGES = {
+    "epochs": (lambda v: v >= 1, ">= 1"),
+    "learning_rate": (lambda v: v > 0, "> 0"),
+    "batch_size": (lambda v: v >= 1, ">= 1"),
+    "eval_batch_size": (lambda v: v >= 1, ">= 1"),
+    "max_length": (lambda v: v >= 2, ">= 2 (room for the special tokens)"),
+    "warmup_ratio": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "weight_decay": (lambda v: v >= 0, ">= 0"),
+    "dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "pooling": (lambda v: v in ("pooler", "cls", "mean"), "one of pooler, cls, mean"),
+    "max_train_examples": (lambda v: v >= 0, ">= 0 (0: all)"),
+    "bucket_window": (lambda v: v >= 0, ">= 0 (0: no bucketing)"),
+}
 _RANGES = {
     "seed": (lambda v: v >= 0, ">= 0"),
-    "finetune.epochs": (lambda v: v >= 1, ">= 1"),
-    "finetune.learning_rate": (lambda v: v > 0, "> 0"),
-    "finetune.batch_size": (lambda v: v >= 1, ">= 1"),
-    "finetune.eval_batch_size": (lambda v: v >= 1, ">= 1"),
-    "finetune.max_length": (lambda v: v >= 2, ">= 2 (room for the special tokens)"),
-    "finetune.warmup_ratio": (lambda v: 0 <= v < 1, "in [0, 1)"),
-    "finetune.weight_decay": (lambda v: v >= 0, ">= 0"),
-    "finetune.dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
-    "finetune.pooling": (lambda v: v in ("pooler", "cls", "mean"), "one of pooler, cls, mean"),
-    "finetune.max_train_examples": (lambda v: v >= 0, ">= 0 (0: all)"),
-    "finetune.bucket_window": (lambda v: v >= 0, ">= 0 (0: no bucketing)"),
+    **{f"{stage}.{key}": check for stage in ("finetune", "distill") for key, check in _TRAINING_RANGES.items()},
     "distill.keep_layers": (lambda v: all(isinstance(i, int) and i >= 0 for i in v), "a list of layer indices >= 0"),
     "distill.num_layers": (lambda v: v >= 0, ">= 0 (0: as the student model)"),
     "distill.hidden_dim": (lambda v: v >= 0, ">= 0 (0: as the student model)"),
     "distill.num_heads": (lambda v: v >= 0, ">= 0 (0: as the student model)"),
     "distill.intermediate_dim": (lambda v: v >= 0, ">= 0 (0: as the student model)"),
     "distill.activation": (lambda v: v in ("", "relu", "gelu", "gelu_tanh"), "one of '', relu, gelu, gelu_tanh"),
-    "distill.pooling": (lambda v: v in ("pooler", "cls", "mean"), "one of pooler, cls, mean"),
     "distill.temperature": (lambda v: v > 0, "> 0"),
     "distill.alpha": (lambda v: 0 <= v <= 1, "in [0, 1]"),
     "distill.hidden_weight": (lambda v: v >= 0, ">= 0"),
@@ -149,16 +145,6 @@ _RANGES = {
         lambda v: all(_transfer_source(str(s)) for s in v),
         "a list of split:NAME, file:PATH or augment:N",
     ),
-    "distill.epochs": (lambda v: v >= 1, ">= 1"),
-    "distill.learning_rate": (lambda v: v > 0, "> 0"),
-    "distill.batch_size": (lambda v: v >= 1, ">= 1"),
-    "distill.eval_batch_size": (lambda v: v >= 1, ">= 1"),
-    "distill.max_length": (lambda v: v >= 2, ">= 2 (room for the special tokens)"),
-    "distill.warmup_ratio": (lambda v: 0 <= v < 1, "in [0, 1)"),
-    "distill.weight_decay": (lambda v: v >= 0, ">= 0"),
-    "distill.dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
-    "distill.max_train_examples": (lambda v: v >= 0, ">= 0 (0: all)"),
-    "distill.bucket_window": (lambda v: v >= 0, ">= 0 (0: no bucketing)"),
 }
 
 

@@ -13,26 +13,16 @@ from absl import app, flags
 from fastformers_tf import cli
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("task", None, "Task name, e.g. rte, sst2.", required=True)
+cli.define_recipe_flags("distill")
 flags.DEFINE_string("teacher", None, "The fine-tuned teacher's model folder (e.g. runs/rte/best).")
 flags.DEFINE_string("student", None, "Student: a packaged name, checkpoint or model folder.")
 flags.DEFINE_list("keep_layers", None, "Student layers to keep, e.g. 1,3,5.")
 flags.DEFINE_string("activation", None, "Swap the student's FFN activation, e.g. relu.")
 flags.DEFINE_multi_string("transfer", None, "Extra transfer sources: split:NAME, file:PATH, augment:N.")
-flags.DEFINE_string("output_dir", None, "Where to write the run (default runs/<task>).")
-flags.DEFINE_string("data_dir", None, "Data directory (default ../shared/data).")
-flags.DEFINE_string("config_file", None, "A YAML recipe applied after configs/<task>.yaml.")
-flags.DEFINE_list("params_override", [], "Dotted overrides, e.g. distill.epochs=2,distill.temperature=2.")
 
 
 def _overrides():
-    overrides = list(FLAGS.params_override)
-    for key in ("output_dir", "data_dir"):
-        if FLAGS[key].value is not None:
-            overrides.append(f"{key}={FLAGS[key].value}")
-    for key in ("teacher", "student", "activation"):
-        if FLAGS[key].value is not None:
-            overrides.append(f"distill.{key}={FLAGS[key].value}")
+    overrides = cli.recipe_overrides("distill.teacher", "distill.student", "distill.activation")
     if FLAGS.keep_layers is not None:
         bad = [v for v in FLAGS.keep_layers if not v.strip().isdigit()]
         if bad:

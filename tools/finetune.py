@@ -11,23 +11,16 @@ from absl import flags
 from fastformers_tf import cli
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("task", None, "Task name, e.g. rte, cb, sst2.", required=True)
+cli.define_recipe_flags("finetune")
 flags.DEFINE_string("model", None, "Pretrained model name or directory (overrides the recipe).")
-flags.DEFINE_string("output_dir", None, "Where to write the run (default runs/<task>).")
-flags.DEFINE_string("data_dir", None, "Data directory (default ../shared/data).")
-flags.DEFINE_string("config_file", None, "A YAML recipe applied after configs/<task>.yaml.")
-flags.DEFINE_list("params_override", [], "Dotted overrides, e.g. finetune.epochs=2,finetune.learning_rate=1e-4.")
 
 
 def main(argv):
     del argv
     from fastformers_tf.recipe import load_recipe
 
-    overrides = list(FLAGS.params_override)
-    for key in ("model", "output_dir", "data_dir"):
-        if FLAGS[key].value is not None:
-            overrides.append(f"{key}={FLAGS[key].value}")
-    recipe = load_recipe(FLAGS.task, FLAGS.config_file, overrides)  # validated before TensorFlow loads
+    # Validated before TensorFlow loads.
+    recipe = load_recipe(FLAGS.task, FLAGS.config_file, cli.recipe_overrides("model"))
     from fastformers_tf.train.finetune import finetune
 
     summary = finetune(recipe)
