@@ -64,8 +64,8 @@ def build_student(cfg, task, seed=0):
         )
     encoder = students.with_activation(encoder, cfg.activation)
     encoder = encoder.with_options(dropout=cfg.dropout, attention_dropout=cfg.dropout)
-    if isinstance(model, TaskModel) and not cfg.keep_layers and "init" not in made:
-        student = model.with_encoder(encoder)  # a fine-tuned student keeps its head
+    if isinstance(model, TaskModel) and "init" not in made:
+        student = model.with_encoder(encoder)  # a fine-tuned student (the teacher cut to fewer layers) keeps its head
     else:
         student = build_task_model(task, encoder, cfg.dropout, cfg.pooling)
     c = encoder.config

@@ -139,3 +139,18 @@ def test_a_teacher_of_another_label_set_is_refused(setup):
     with pytest.raises(ArgumentError, match=r"--teacher=.*teacher has 3 labels \['x', 'y', 'z'\]; task rte has 2"):
         distill(recipe(setup), verbose=0)
     assert not (setup / "run").exists()
+
+
+def test_the_teacher_cut_to_fewer_layers_keeps_its_head_and_a_new_shape_gets_a_new_one(setup):
+    from fastformers_tf.data import get_task
+    from fastformers_tf.distill.run import build_student
+
+    cfg = recipe(setup, f"distill.student={setup / 'teacher'}", "distill.keep_layers=[1]").distill
+    student, _, made = build_student(cfg, get_task("rte"))
+    teacher = load_model(str(setup / "teacher"))
+    assert made["layers"] == 1 and student.labels == RTE_LABELS
+    assert all(np.array_equal(a, b) for a, b in zip(student.output_dense.get_weights(),
+                                                    teacher.output_dense.get_weights(), strict=True))  # fmt: skip
+    cfg = recipe(setup, f"distill.student={setup / 'teacher'}", "distill.hidden_dim=16", "distill.num_heads=2").distill
+    student, _, made = build_student(cfg, get_task("rte"))
+    assert student.output_dense.kernel.shape == (16, 2) and made["init"]["copied_in_part"] > 0
