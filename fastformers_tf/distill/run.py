@@ -97,6 +97,16 @@ def _joined(parts):
     return data
 
 
+def _source_record(source, logits, cached, seconds):
+    """What metrics.json says of one transfer source (its student agreement is added after training)."""
+    record = {"source": source.name, "examples": len(source.examples), "teacher_logits_cached": cached,
+              "teacher_s": seconds}  # fmt: skip
+    if source.labeled:
+        gold = np.array([e.label for e in source.examples])
+        record["teacher_accuracy"] = float(np.mean(np.argmax(logits, -1) == gold))
+    return record
+
+
 def _agreement(student, data, teacher_argmax, batch_size):
     probs = data.predict_probs(student, batch_size, progress=False)
     return float(np.mean(np.argmax(probs, -1) == teacher_argmax))
@@ -152,24 +162,22 @@ def distill(recipe, verbose=1):
 
     # === Teacher logits, from the cache when there (nothing written before this point but caches) ===
     logits_dir = os.path.join(cache_dir, "teacher_logits")
+
+    def labeled_by_teacher(data):
+        start = time.time()
+        logits, cached = teacher_logits(teacher, teacher_tokenizer, data, cfg.max_length, cfg.eval_batch_size,
+                                        logits_dir, progress=verbose > 0)  # fmt: skip
+        return logits, cached, round(time.time() - start, 1)
+
     per_source, all_logits = [], []
     for source, (_, teacher_side) in zip(found, sides, strict=True):
-        start = time.time()
-        logits, cached = teacher_logits(teacher, teacher_tokenizer, teacher_side, cfg.max_length,
-                                        cfg.eval_batch_size, logits_dir, progress=verbose > 0)  # fmt: skip
-        record = {"source": source.name, "examples": len(source.examples), "teacher_logits_cached": cached,
-                  "teacher_s": round(time.time() - start, 1)}  # fmt: skip
-        if source.labeled:
-            gold = np.array([e.label for e in source.examples])
-            record["teacher_accuracy"] = float(np.mean(np.argmax(logits, -1) == gold))
-        per_source.append(record)
+        logits, cached, seconds = labeled_by_teacher(teacher_side)
+        per_source.append(_source_record(source, logits, cached, seconds))
         all_logits.append(logits)
-    start = time.time()
-    eval_logits, cached = teacher_logits(teacher, teacher_tokenizer, teacher_evals, cfg.max_length,
-                                         cfg.eval_batch_size, logits_dir, progress=verbose > 0)  # fmt: skip
+    eval_logits, cached, seconds = labeled_by_teacher(teacher_evals)
     teacher_metrics = task.metric(teacher_evals.examples, tf.nn.softmax(eval_logits).numpy())
     print(f"teacher {cfg.teacher}: {task.name}/{cfg.eval_split} {teacher_metrics} "
-          f"({'cached logits' if cached else f'{time.time() - start:.0f} s'})")  # fmt: skip
+          f"({'cached logits' if cached else f'{seconds:.0f} s'})")  # fmt: skip
 
     # === Train ===
     data = _joined([student_side for student_side, _ in sides])
