@@ -2,6 +2,7 @@
 
 import functools
 import os
+import re
 import subprocess
 import sys
 
@@ -74,8 +75,9 @@ def test_a_script_without_a_main_guard_gets_the_workers_own_error(tiny_export, t
     )  # fmt: skip
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith(
-        "RuntimeError: Multi-instance inference stopped while waiting for start: worker 0 exited "
+    # Either worker may be the first to fail (both re-import the script), so either may be named.
+    assert re.match(
+        r"RuntimeError: Multi-instance inference stopped while waiting for start: worker [01] exited ", last
     ), last
     assert "before opening its session: Workers are spawned processes that re-import the main script" in last
     assert 'must do so under `if __name__ == "__main__":`' in last
