@@ -20,7 +20,7 @@ from fastformers_tf.errors import ArgumentError
 
 def keep_layers(encoder, layers, flag="distill.keep_layers"):
     """A new encoder with only `layers` (indices into `encoder`'s layers, in the order given)."""
-    from fastformers_tf.models.encoder import TransformerEncoder
+    from fastformers_tf.models.encoder import TransformerEncoder, copy_outer_weights
 
     total = encoder.config.num_layers
     bad = [i for i in layers if not 0 <= i < total]
@@ -34,10 +34,7 @@ def keep_layers(encoder, layers, flag="distill.keep_layers"):
     if encoder.config.head_ids is not None:
         config["head_ids"] = [encoder.config.head_ids[i] for i in layers]
     student = TransformerEncoder(**config)
-    student.embeddings.set_weights(encoder.embeddings.get_weights())
-    student.pooler.set_weights(encoder.pooler.get_weights())
-    if encoder.position_bias_layer is not None:
-        student.position_bias_layer.set_weights(encoder.position_bias_layer.get_weights())
+    copy_outer_weights(encoder, student)
     for dst, i in zip(student.transformer_layers, layers, strict=True):
         dst.set_weights(encoder.transformer_layers[i].get_weights())
     return student

@@ -184,6 +184,15 @@ class TransformerEncoder(keras.Model):
         return inputs
 
 
+def copy_outer_weights(source, target):
+    """Copies the weights outside the Transformer layers (embeddings, pooler, relative position bias) into
+    `target`, an encoder of the same width cut from `source` (pruned, or fewer layers)."""
+    target.embeddings.set_weights(source.embeddings.get_weights())
+    target.pooler.set_weights(source.pooler.get_weights())
+    if source.position_bias_layer is not None:
+        target.position_bias_layer.set_weights(source.position_bias_layer.get_weights())
+
+
 def encoder_of(model):
     """The `TransformerEncoder` inside a task model (or `model` itself)."""
     encoder = model if isinstance(model, TransformerEncoder) else getattr(model, "encoder", None)

@@ -39,7 +39,7 @@ def prune_encoder(encoder, plan):
         >>> small = prune_encoder(encoder, PrunePlan(heads=[[0, 1], [0, 2, 3], []],
         ...                                          ffn_units=[range(37), [1, 4], []]))
     """
-    from fastformers_tf.models.encoder import TransformerEncoder
+    from fastformers_tf.models.encoder import TransformerEncoder, copy_outer_weights
 
     config = encoder.get_config()
     plan.validate(encoder.config)
@@ -50,10 +50,7 @@ def prune_encoder(encoder, plan):
             [ids[h] for h in kept] for ids, kept in zip(encoder.config.head_ids, plan.heads, strict=True)
         ]
     pruned = TransformerEncoder(**config)
-    pruned.embeddings.set_weights(encoder.embeddings.get_weights())
-    pruned.pooler.set_weights(encoder.pooler.get_weights())
-    if encoder.position_bias_layer is not None:
-        pruned.position_bias_layer.set_weights(encoder.position_bias_layer.get_weights())
+    copy_outer_weights(encoder, pruned)
     for src, dst, heads, units in zip(
         encoder.transformer_layers, pruned.transformer_layers, plan.heads, plan.ffn_units, strict=True
     ):
