@@ -82,6 +82,40 @@ class DistillConfig(TrainingConfig):
 
 
 @dataclasses.dataclass
+class PruneConfig:
+    """Structured pruning of a task model; see `fastformers_tf.prune`.
+
+    Targets (0: not pruned): `target_heads`/`target_ffn` a fraction in (0, 1]
+    of all heads/units or a whole number > 1 per layer; `target_params` a
+    fraction or count of the Transformer layers' parameters (sets both).
+    Scores come from `score_examples` examples of `score_split` (the KL to the
+    teacher's logits, or the gold labels); scoring on `distill.eval_split` is
+    refused unless `allow_eval_scoring` (then the report says so). The pruned
+    model is re-distilled from `teacher` ("": the unpruned model) for
+    `redistill_epochs` with the `distill` section's settings.
+    """
+
+    model: str = ""  # the task model folder to prune (required)
+    teacher: str = ""
+    target_heads: float = 0.0
+    target_ffn: float = 0.0
+    target_params: float = 0.0
+    allocation: str = "uniform"
+    multiple_of: int = 1
+    min_heads: int = 0
+    iterations: int = 1
+    step_redistill_epochs: int = 0  # between iterative steps
+    redistill_epochs: int = 1  # 0: no re-distillation
+    score_split: str = "train"
+    score_examples: int = 2000  # 0: the whole split
+    score_loss: str = "teacher"
+    allow_eval_scoring: bool = False
+    normalize_heads: bool = True
+    batch_size: int = 32
+    sweep: list = dataclasses.field(default_factory=list)  # target_params fractions for a sweep
+
+
+@dataclasses.dataclass
 class Recipe:
     task: str = "rte"
     model: str = "all-MiniLM-L6-v2"
@@ -91,6 +125,7 @@ class Recipe:
     seed: int = 42
     finetune: FinetuneConfig = dataclasses.field(default_factory=FinetuneConfig)
     distill: DistillConfig = dataclasses.field(default_factory=DistillConfig)
+    prune: PruneConfig = dataclasses.field(default_factory=PruneConfig)
 
     def resolved_data_dir(self):
         return self.data_dir or default_data_dir()
@@ -145,6 +180,19 @@ _RANGES = {
         lambda v: all(_transfer_source(str(s)) for s in v),
         "a list of split:NAME, file:PATH or augment:N",
     ),
+    "prune.target_heads": (lambda v: v >= 0, ">= 0 (0: keep all; <= 1 a fraction; > 1 per layer)"),
+    "prune.target_ffn": (lambda v: v >= 0, ">= 0 (0: keep all; <= 1 a fraction; > 1 per layer)"),
+    "prune.target_params": (lambda v: v >= 0, ">= 0 (0: none; <= 1 a fraction; > 1 a count)"),
+    "prune.allocation": (lambda v: v in ("uniform", "global"), "one of uniform, global"),
+    "prune.multiple_of": (lambda v: v >= 1, ">= 1"),
+    "prune.min_heads": (lambda v: v >= 0, ">= 0"),
+    "prune.iterations": (lambda v: v >= 1, ">= 1"),
+    "prune.step_redistill_epochs": (lambda v: v >= 0, ">= 0"),
+    "prune.redistill_epochs": (lambda v: v >= 0, ">= 0 (0: no re-distillation)"),
+    "prune.score_examples": (lambda v: v >= 0, ">= 0 (0: the whole split)"),
+    "prune.score_loss": (lambda v: v in ("teacher", "gold"), "one of teacher, gold"),
+    "prune.batch_size": (lambda v: v >= 1, ">= 1"),
+    "prune.sweep": (lambda v: all(0 < float(f) <= 1 for f in v), "a list of fractions in (0, 1]"),
 }
 
 

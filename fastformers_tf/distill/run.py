@@ -32,18 +32,18 @@ from fastformers_tf.train.tasks import TaskData, build_task_model
 logger = logging.getLogger(__name__)
 
 
-def load_teacher(path, task):
-    """The fine-tuned teacher task model at `path`, checked against `task`'s labels."""
+def load_teacher(path, task, flag="--teacher"):
+    """The fine-tuned task model at `path` (given by `flag`), checked against `task`'s labels."""
     model = from_pretrained(path)
     if not isinstance(model, TaskModel):
         raise ArgumentError(
-            f"--teacher={path} holds a {type(model).__name__}, not a fine-tuned task model: "
+            f"{flag}={path} holds a {type(model).__name__}, not a fine-tuned task model: "
             "fine-tune one first (tools/finetune.py) and pass its best/ folder."
         )
     labels = list(model.labels or [])
     if labels and labels != list(task.labels) or model.output.shape[-1] != len(task.labels):
         raise ArgumentError(
-            f"--teacher={path} has {model.output.shape[-1]} labels {labels}; task {task.name} has "
+            f"{flag}={path} has {model.output.shape[-1]} labels {labels}; task {task.name} has "
             f"{len(task.labels)} {list(task.labels)}."
         )
     return model

@@ -38,6 +38,13 @@ class PrunePlan:
     def intermediate_dim(self):
         return [len(layer) for layer in self.ffn_units]
 
+    def then(self, later):
+        """The plan doing `self`, then `later` (whose indices refer to the model `self` leaves)."""
+        return PrunePlan(
+            heads=[[kept[i] for i in idx] for kept, idx in zip(self.heads, later.heads, strict=True)],
+            ffn_units=[[kept[i] for i in idx] for kept, idx in zip(self.ffn_units, later.ffn_units, strict=True)],
+        )
+
     def validate(self, config):
         """Checks the plan against an `EncoderConfig`; raises ValueError naming the layer."""
         if len(self.heads) != config.num_layers:

@@ -66,7 +66,8 @@ class TaskData:
     def __len__(self):
         return len(self.examples)
 
-    def _batch(self, model, indices):
+    def batch_inputs(self, model, indices):
+        """The padded inputs of `model` for the examples at `indices`."""
         return pad_batch(self.features, indices, self.pad_id, with_segments="segment_ids" in model.input)
 
     def dataset(self, model, batch_size, bucket_window=0, seed=0, extra=None):
@@ -90,7 +91,7 @@ class TaskData:
             order = batch_order(self.features.lengths, batch_size, True, bucket_window, seed + epoch[0])
             epoch[0] += 1
             for indices in order:
-                inputs = self._batch(model, indices)
+                inputs = self.batch_inputs(model, indices)
                 inputs.update({name: values[indices] for name, values in extra.items()})
                 yield inputs, labels[indices]
 
