@@ -91,7 +91,8 @@ def _global(scores, sizes, total, multiple_of=1, minimum=0):
     reserved = [_top(s, min(minimum, size)) for s, size in zip(scores, sizes, strict=True)]
     if sum(map(len, reserved)) > total:
         raise ValueError(f"Keeping {total} in all is fewer than min_heads={minimum} in each of {len(sizes)} layers.")
-    rest = [(-float(s[i]), layer, i) for layer, s in enumerate(scores) for i in range(len(s)) if i not in reserved[layer]]
+    rest = [(-float(s[i]), layer, i) for layer, s in enumerate(scores) for i in range(len(s))
+            if i not in reserved[layer]]  # fmt: skip
     chosen = [list(r) for r in reserved]
     for _, layer, i in sorted(rest)[: total - sum(map(len, reserved))]:
         chosen[layer].append(i)

@@ -86,8 +86,8 @@ def redistill(recipe, teacher, student_dir, output_dir, epochs, verbose=1):
     `(best model, summary)`."""
     from fastformers_tf.distill.run import distill
 
-    section = dataclasses.replace(recipe.distill, teacher=teacher, student=student_dir, epochs=epochs, keep_layers=[],
-                                  num_layers=0, hidden_dim=0, num_heads=0, intermediate_dim=0, activation="")  # fmt: skip
+    as_is = dict(keep_layers=[], num_layers=0, hidden_dim=0, num_heads=0, intermediate_dim=0, activation="")
+    section = dataclasses.replace(recipe.distill, teacher=teacher, student=student_dir, epochs=epochs, **as_is)
     sub = dataclasses.replace(recipe, distill=section, output_dir=output_dir)
     result = distill(sub, verbose=verbose)
     return load_model(os.path.join(output_dir, "best")), result

@@ -5,7 +5,7 @@ import pytest
 
 from fastformers_tf.models.config import EncoderConfig
 from fastformers_tf.prune import allocation
-from fastformers_tf.prune.allocation import head_cost, layers_cost, make_plan, step_targets, unit_cost
+from fastformers_tf.prune.allocation import layers_cost, make_plan, step_targets, unit_cost
 from fastformers_tf.prune.importance import Scores
 from fastformers_tf.prune.plan import PrunePlan
 from tests import tiny
