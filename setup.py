@@ -35,6 +35,7 @@ setup(
         "numpy>=1.26",
         "pyyaml>=6",
         "tqdm>=4.66",
+        "matplotlib>=3.8",  # the pruning sweep and benchmark plots
         "omegaconf>=2.3,<3",
         "tensorboard>=2.20",  # TensorFlow 2.21 no longer depends on it; tf.summary needs it
     ],

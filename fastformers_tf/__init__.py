@@ -42,6 +42,7 @@ _EXPORTS = {
     "save_model": "fastformers_tf.models",
     "PrunePlan": "fastformers_tf.prune",
     "prune": "fastformers_tf.prune",
+    "prune_model": "fastformers_tf.prune",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 

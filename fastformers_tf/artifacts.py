@@ -103,12 +103,17 @@ def write_manifest(directory, kind):
 
 def write_text(path, text):
     """Writes a text file atomically: a temporary file beside it, flushed, then renamed over it."""
+    return write_bytes(path, text.encode("utf-8"))
+
+
+def write_bytes(path, data):
+    """Writes a file atomically (see `write_text`); returns the path."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".partial", dir=directory)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(temporary, path)

@@ -180,8 +180,13 @@ _RANGES = {
         lambda v: all(_transfer_source(str(s)) for s in v),
         "a list of split:NAME, file:PATH or augment:N",
     ),
-    "prune.target_heads": (lambda v: v >= 0, ">= 0 (0: keep all; <= 1 a fraction; > 1 per layer)"),
-    "prune.target_ffn": (lambda v: v >= 0, ">= 0 (0: keep all; <= 1 a fraction; > 1 per layer)"),
+    **{
+        f"prune.target_{kind}": (
+            lambda v: v >= 0 and (v <= 1 or v == int(v)),
+            "0 (keep all), a fraction in (0, 1] or a whole number per layer",
+        )
+        for kind in ("heads", "ffn")
+    },
     "prune.target_params": (lambda v: v >= 0, ">= 0 (0: none; <= 1 a fraction; > 1 a count)"),
     "prune.allocation": (lambda v: v in ("uniform", "global"), "one of uniform, global"),
     "prune.multiple_of": (lambda v: v >= 1, ">= 1"),

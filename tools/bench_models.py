@@ -35,27 +35,16 @@ def main(argv):
     import platform
 
     from fastformers_tf.artifacts import write_json
-    from fastformers_tf.bench.models import compare
+    from fastformers_tf.bench.models import compare_folders
     from fastformers_tf.cpu import cpu_name
     from fastformers_tf.data import get_task
     from fastformers_tf.recipe import default_data_dir
-    from fastformers_tf.runtime.load import load_predictor
 
     task = get_task(FLAGS.task)
     path = os.path.join(FLAGS.data_dir or default_data_dir(), task.files[FLAGS.split])
     examples = task.read(path, FLAGS.split)[: FLAGS.examples]
-    predictors = {
-        name: load_predictor(
-            name, FLAGS.backend, FLAGS.precision, threads=FLAGS.threads, batch_size=1, max_length=FLAGS.max_length
-        )  # fmt: skip
-        for name in FLAGS.models
-    }
-
-    def features_of(predictor):
-        return predictor.tokenize([e.text_a for e in examples], None if examples[0].text_b is None else
-                                  [e.text_b for e in examples])  # fmt: skip
-
-    result = compare(predictors, features_of, FLAGS.examples, FLAGS.rounds)
+    result = compare_folders(FLAGS.models, examples, FLAGS.rounds, FLAGS.backend, FLAGS.precision,
+                             FLAGS.threads, FLAGS.max_length)  # fmt: skip
     for name, row in result.items():
         metrics = os.path.join(os.path.dirname(os.path.normpath(name)), "metrics.json")
         if os.path.isfile(metrics):

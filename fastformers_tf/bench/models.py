@@ -50,3 +50,20 @@ def compare(predictors, features_of, examples=200, rounds=5, pause=0.2):
         }
         for name, values in seconds.items()
     }
+
+
+def compare_folders(folders, examples, rounds=5, backend="keras", precision="fp32", threads=None,
+                    max_length=None):  # fmt: skip
+    """`compare` over model or export folders on task `examples` (batch 1), the first folder the baseline."""
+    from fastformers_tf.runtime.load import load_predictor
+
+    predictors = {
+        folder: load_predictor(folder, backend, precision, threads=threads, batch_size=1, max_length=max_length)
+        for folder in folders
+    }
+    pairs = examples[0].text_b is not None
+
+    def features_of(predictor):
+        return predictor.tokenize([e.text_a for e in examples], [e.text_b for e in examples] if pairs else None)
+
+    return compare(predictors, features_of, len(examples), rounds)

@@ -163,6 +163,11 @@ def plan_for_totals(scores, config, head_total, unit_total, allocation="uniform"
     else:
         kept_heads = _global(scores.heads, head_sizes, head_total, minimum=min_heads)
         kept_units = _global(scores.ffn, unit_sizes, unit_total, multiple_of)
+    # A kind without a target (everything kept) stays as it is, uneven layers included.
+    if head_total >= sum(head_sizes):
+        kept_heads = [list(range(n)) for n in head_sizes]
+    if unit_total >= sum(unit_sizes):
+        kept_units = [list(range(f)) for f in unit_sizes]
     return PrunePlan(heads=kept_heads, ffn_units=kept_units)
 
 

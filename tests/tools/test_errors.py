@@ -152,3 +152,27 @@ def test_distill_refuses_bad_flags_in_one_line(tmp_path, args, pattern, code):
     )  # fmt: skip
     assert_one_line_error(result, pattern, code=code)
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    "args, pattern",
+    [
+        ([], r"prune\.model is empty: pass --model=DIR"),
+        (["--model=MODEL"], r"prune: no target; set prune\.target_heads"),
+        (["--model=MODEL", "--target_ffn=-1"], r"prune\.target_ffn=-1\.0 .*: it must be 0 \(keep all\), a fraction"),
+        (["--model=MODEL", "--target_heads=2.5"], r"prune\.target_heads=2\.5 .*or a whole number per layer"),
+        (["--model=NOPE", "--target_heads=0.5"], r"nope: no such model folder"),
+        (["--model=MODEL", "--target_heads=0.5", "--params_override=prune.score_split=val"],
+         r"prune\.score_split=val is the evaluation split"),
+    ],
+)  # fmt: skip
+def test_prune_refuses_bad_flags_in_one_line(tmp_path, args, pattern):
+    from tests.distill.test_run import RTE_LABELS
+
+    write_rte(tmp_path / "data")
+    save_model(tiny.classifier(2, RTE_LABELS), str(tmp_path / "model"), tokenizer=tiny.tokenizer(str(tmp_path)))
+    args = [a.replace("MODEL", str(tmp_path / "model")).replace("NOPE", str(tmp_path / "nope")) for a in args]
+    result = run_tool("prune.py", "--task=rte", f"--data_dir={tmp_path / 'data'}", f"--output_dir={tmp_path / 'run'}",
+                      "--params_override=distill.max_length=16", *args, env={"HOME": str(tmp_path)})  # fmt: skip
+    assert_one_line_error(result, pattern)
+    assert not (tmp_path / "run").exists()
