@@ -73,7 +73,7 @@ def per_example_loss(logits, labels=None, teacher_logits=None):
     return tf.reduce_sum(tf.exp(teacher_log_probs) * (teacher_log_probs - log_probs), axis=-1)
 
 
-def importance(model, data, batch_size=32, teacher_logits=None, normalize_heads=True, progress=True):
+def importance(model, data, batch_size=32, teacher_logits=None, labels=None, normalize_heads=True, progress=True):
     """Scores every head and FFN unit of `model` over `data` (a `TaskData`); returns `Scores`.
 
     Args:
@@ -82,13 +82,19 @@ def importance(model, data, batch_size=32, teacher_logits=None, normalize_heads=
             `teacher_logits` (`[n, C]`, in `data`'s example order) is given.
         batch_size: examples per forward/backward pass.
         teacher_logits: use the KL to these instead of the gold labels.
+        labels: `[n]` class ids to use instead of the gold labels (e.g. a
+            model's own predictions: the KL to its own logits is flat, its
+            gradient zero, so a model scored against itself needs these).
         normalize_heads: divide each layer's head scores by their L2 norm.
         progress: show a Keras progress bar over batches.
     """
     masked = with_masks(model)
     config = encoder_of(model).config
     num_heads, num_units = sum(config.num_heads), sum(config.intermediate_dim)
-    labels = data.features.labels
+    given = labels is not None
+    labels = np.asarray(labels if given else data.features.labels)
+    if len(labels) != len(data):
+        raise ValueError(f"{len(labels)} labels for {len(data)} examples.")
     if teacher_logits is None and (labels < 0).any():
         raise ValueError(f"{data.path} ({data.split}) has unlabeled examples: score with a teacher's logits instead.")
     if teacher_logits is not None and len(teacher_logits) != len(data):
@@ -124,6 +130,7 @@ def importance(model, data, batch_size=32, teacher_logits=None, normalize_heads=
     unit_scores = np.split(unit_total / len(data), np.cumsum(config.intermediate_dim)[:-1])
     if normalize_heads:
         head_scores = normalize_by_layer(head_scores)
-    info = {"loss": "gold" if teacher_logits is None else "teacher", "split": data.split, "examples": len(data),
+    loss = "teacher" if teacher_logits is not None else "labels" if given else "gold"
+    info = {"loss": loss, "split": data.split, "examples": len(data),
             "normalized_heads": bool(normalize_heads)}  # fmt: skip
     return Scores(head_scores, unit_scores, info)

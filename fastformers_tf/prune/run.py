@@ -53,9 +53,14 @@ def check(recipe):
 
 
 class Scorer:
-    """Scores models on the recipe's scoring split, with the teacher's cached logits or the gold labels."""
+    """Scores models on the recipe's scoring split, with the teacher's cached logits or the gold labels.
 
-    def __init__(self, recipe, task, teacher, tokenizer, teacher_tokenizer, verbose=1):
+    When the teacher is the model being pruned (no `--teacher`), the KL to its
+    own logits is flat (zero gradient) at the start: the teacher's predicted
+    classes are used as labels instead (`"loss": "labels"` in the scores).
+    """
+
+    def __init__(self, recipe, task, teacher, tokenizer, teacher_tokenizer, verbose=1, self_teacher=False):
         from fastformers_tf.distill.cache import teacher_logits
         from fastformers_tf.distill.run import same_tokenizer
         from fastformers_tf.train.tasks import TaskData
@@ -74,10 +79,13 @@ class Scorer:
             self.logits, _ = teacher_logits(teacher, teacher_tokenizer, teacher_side, dcfg.max_length,
                                             dcfg.eval_batch_size, os.path.join(cache_dir, "teacher_logits"),
                                             progress=verbose > 0)  # fmt: skip
+        self.labels = None
+        if self_teacher and self.logits is not None:
+            self.logits, self.labels = None, self.logits.argmax(-1)
         self.cfg, self.verbose = cfg, verbose
 
     def __call__(self, model):
-        return importance(model, self.data, self.cfg.batch_size, self.logits, self.cfg.normalize_heads,
+        return importance(model, self.data, self.cfg.batch_size, self.logits, self.labels, self.cfg.normalize_heads,
                           progress=self.verbose > 0)  # fmt: skip
 
 
@@ -121,7 +129,7 @@ def prune_model(recipe, verbose=1):
     teacher_tokenizer = tokenizer if teacher_dir == cfg.model else load_tokenizer(teacher_dir)
     evals = TaskData(task, dcfg.eval_split, recipe.resolved_data_dir(), tokenizer, dcfg.max_length,
                      recipe.resolved_cache_dir())  # fmt: skip
-    scorer = Scorer(recipe, task, teacher, tokenizer, teacher_tokenizer, verbose)
+    scorer = Scorer(recipe, task, teacher, tokenizer, teacher_tokenizer, verbose, self_teacher=teacher is model)
     start = time.time()
     before = _record(model, _evaluate(evals, model, dcfg.eval_batch_size))
     print(f"{task.name}/{dcfg.eval_split} before pruning: {before['metrics']}")

@@ -86,3 +86,5 @@ def test_head_scores_are_normalized_per_layer(rte):
     scores = importance(model_of_two(), rte(), progress=False)
     np.testing.assert_allclose([np.linalg.norm(h) for h in scores.heads[:2]], [1.0, 1.0], rtol=1e-6)
     assert scores.info == {"loss": "gold", "split": "train", "examples": 24, "normalized_heads": True}
+    labels = 1 - rte().features.labels
+    assert importance(model_of_two(), rte(), labels=labels, progress=False).info["loss"] == "labels"

@@ -40,13 +40,16 @@ def test_layout_plan_and_a_redistillation_from_cached_teacher_logits(setup):
     plan = PrunePlan.load(out / "pruned" / "prune_plan.json")
     assert pruned.encoder.config.num_heads == plan.num_heads and sum(plan.num_heads) == 3  # round(0.6 * 5)
     assert pruned.encoder.config.intermediate_dim == plan.intermediate_dim and sum(plan.intermediate_dim) == 24
-    assert len(json.loads((out / "pruned" / "importance.json").read_text())) == 2  # scored before each step
+    scores = json.loads((out / "pruned" / "importance.json").read_text())
+    assert len(scores) == 2  # scored before each step
+    # The model is its own teacher here: its predicted classes are the labels (its own KL would be flat).
+    assert scores[0]["info"]["loss"] == "labels" and min(scores[0]["heads"][0] + scores[0]["ffn"][1]) > 0
     assert json.loads((out / "pruned" / "prune_targets.json").read_text())["allocation"] == "global"
 
     metrics = json.loads((out / "metrics.json").read_text())
     assert [s["step"] for s in metrics["steps"]] == [1, 2]
     assert sum(metrics["steps"][0]["heads"]) == 4 and sum(metrics["steps"][1]["heads"]) == 3
-    assert metrics["scoring"] == {"loss": "teacher", "split": "train", "examples": 24, "normalized_heads": True,
+    assert metrics["scoring"] == {"loss": "labels", "split": "train", "examples": 24, "normalized_heads": True,
                                   "scored_on_eval_split": False}  # fmt: skip
     assert metrics["before"]["heads"] == [2, 3, 0] and metrics["plan"] == json.loads(plan.to_json())
     assert set(metrics["after_redistill"]["metrics"]) == {"accuracy"}
