@@ -2,21 +2,24 @@
 
 Targets (0 leaves that kind unpruned):
   - `heads`, `ffn`: a fraction in (0, 1] of all the model's heads / units, or a
-    whole number > 1 of heads / units per layer (so `heads=8` on a 12-layer
-    model keeps 96 heads in all, however they are allocated);
+    whole number > 1 of heads / units per layer, capped at each layer's size
+    (so `heads=8` on a 12-layer model keeps 96 heads in all, however they are
+    allocated);
   - `params` or `flops`: a budget for the Transformer layers (a fraction in
     (0, 1] of theirs, or a count), met by keeping the same fraction of heads and
     of units; embeddings and the classifier are not counted. FLOPs are per
     token at `seq_len` tokens, where attention scores cost `4 T H` per head.
 
 Allocations:
-  - `uniform` (the paper): every layer keeps the same number, capped at its size;
+  - `uniform` (the paper): every layer keeps the same number k, capped at its
+    size (for a fraction or budget, the k whose capped total comes closest);
   - `global`: heads ranked across layers (after each layer's best `min_heads`),
     units ranked across layers, so layers differ and may keep nothing.
 
 FFN widths are rounded to `multiple_of` (for fast kernels); a global plan
 then moves whole blocks of `multiple_of` units by largest remainder, so the
-total stays the target rounded to a multiple.
+total stays the target rounded to a multiple (a layer narrower than
+`multiple_of` can only be emptied or left whole).
 """
 
 import numpy as np
@@ -52,7 +55,7 @@ def _total(target, sizes, name):
         return int(round(target * full))
     if target != int(target):
         raise ValueError(f"{name}={target}: above 1 a target counts {name} per layer, so it must be whole.")
-    return min(int(target) * len(sizes), full)
+    return sum(min(int(target), size) for size in sizes)  # k per layer, capped at each layer's size
 
 
 def _top(scores, k):
@@ -79,12 +82,20 @@ def _round_blocks(counts, sizes, total, multiple_of):
     return base
 
 
+def uniform_width(sizes, total, multiple_of=1, round_down=False):
+    """The per-layer count k (a multiple of `multiple_of`) whose capped sum `sum(min(k, size))` is closest to
+    `total` (with `round_down`, the largest not above it): on layers of different sizes the ones smaller
+    than k keep everything and the rest keep k."""
+    widths = range(0, max(sizes, default=0) + multiple_of, multiple_of)
+    kept = {k: sum(min(k, size) for size in sizes) for k in widths}
+    if round_down:
+        return max(k for k in widths if kept[k] <= total)
+    return min(widths, key=lambda k: (abs(kept[k] - total), k))
+
+
 def _uniform(scores, sizes, total, multiple_of=1, minimum=0, round_down=False):
-    per_layer = total / len(sizes)
-    k = int(np.floor(per_layer) if round_down else round(per_layer))
-    if multiple_of > 1:
-        k = int(np.floor(k / multiple_of) if round_down else round(k / multiple_of)) * multiple_of
-    return [_top(s, min(max(k, minimum), size)) for s, size in zip(scores, sizes, strict=True)]
+    k = max(uniform_width(sizes, total, multiple_of, round_down), minimum)
+    return [_top(s, min(k, size)) for s, size in zip(scores, sizes, strict=True)]
 
 
 def _global(scores, sizes, total, multiple_of=1, minimum=0):
@@ -140,10 +151,17 @@ def make_plan(scores, config, heads=0, ffn=0, params=0, flops=0, seq_len=128, al
         full = layers_cost(config, head_sizes, unit_sizes, kind, seq_len)
         budget = (params or flops) * full if (params or flops) <= 1 else (params or flops)
         keep_heads = int(round(budget / full * sum(head_sizes)))
-        if allocation == "uniform":  # the same count in every layer
-            keep_heads = min(int(round(keep_heads / len(head_sizes))), max(head_sizes)) * len(head_sizes)
-        while keep_heads > 0 and keep_heads * head_cost(config, kind, seq_len) > budget:
-            keep_heads -= len(head_sizes) if allocation == "uniform" else 1
+        floor = sum(min(min_heads, size) for size in head_sizes)  # what min_heads reserves
+        if allocation == "uniform":  # the same count in every layer: what that count keeps in all
+            k = max(uniform_width(head_sizes, keep_heads), min_heads)
+            while k > min_heads and sum(min(k, size) for size in head_sizes) * head_cost(config, kind, seq_len) > budget:
+                k -= 1
+            keep_heads = sum(min(k, size) for size in head_sizes)
+        keep_heads = max(keep_heads, floor)
+        while keep_heads > floor and keep_heads * head_cost(config, kind, seq_len) > budget:
+            keep_heads -= 1
+        if keep_heads * head_cost(config, kind, seq_len) > budget:
+            raise ValueError(f"The {kind} budget {budget:,.0f} is below what min_heads={min_heads} keeps.")
         left = budget - keep_heads * head_cost(config, kind, seq_len)  # the FFN units get the rest
         keep_units = int(max(0, min(sum(unit_sizes), left // unit_cost(config, kind))))
         head_total, unit_total, round_down = keep_heads, keep_units, True
@@ -156,7 +174,11 @@ def plan_for_totals(scores, config, head_total, unit_total, allocation="uniform"
                     round_down=False):  # fmt: skip
     """The plan keeping `head_total` heads and `unit_total` units in all (FFN rounded to `multiple_of`)."""
     head_sizes, unit_sizes = list(config.num_heads), list(config.intermediate_dim)
-    unit_total = (unit_total // multiple_of if round_down else int(round(unit_total / multiple_of))) * multiple_of
+    all_heads, all_units = head_total >= sum(head_sizes), unit_total >= sum(unit_sizes)  # no target: keep as is
+    if not round_down:
+        unit_total = int(round(unit_total / multiple_of)) * multiple_of
+    elif allocation == "global":
+        unit_total = unit_total // multiple_of * multiple_of
     if allocation == "uniform":
         kept_heads = _uniform(scores.heads, head_sizes, head_total, minimum=min_heads)
         kept_units = _uniform(scores.ffn, unit_sizes, unit_total, multiple_of, round_down=round_down)
@@ -164,9 +186,9 @@ def plan_for_totals(scores, config, head_total, unit_total, allocation="uniform"
         kept_heads = _global(scores.heads, head_sizes, head_total, minimum=min_heads)
         kept_units = _global(scores.ffn, unit_sizes, unit_total, multiple_of)
     # A kind without a target (everything kept) stays as it is, uneven layers included.
-    if head_total >= sum(head_sizes):
+    if all_heads:
         kept_heads = [list(range(n)) for n in head_sizes]
-    if unit_total >= sum(unit_sizes):
+    if all_units:
         kept_units = [list(range(f)) for f in unit_sizes]
     return PrunePlan(heads=kept_heads, ffn_units=kept_units)
 

@@ -129,7 +129,10 @@ def prune_model(recipe, verbose=1):
     teacher_tokenizer = tokenizer if teacher_dir == cfg.model else load_tokenizer(teacher_dir)
     evals = TaskData(task, dcfg.eval_split, recipe.resolved_data_dir(), tokenizer, dcfg.max_length,
                      recipe.resolved_cache_dir())  # fmt: skip
-    scorer = Scorer(recipe, task, teacher, tokenizer, teacher_tokenizer, verbose, self_teacher=teacher is model)
+    from fastformers_tf.distill.cache import weights_digest
+
+    self_teacher = teacher is model or weights_digest(teacher) == weights_digest(model)  # the same weights elsewhere
+    scorer = Scorer(recipe, task, teacher, tokenizer, teacher_tokenizer, verbose, self_teacher=self_teacher)
     start = time.time()
     before = _record(model, _evaluate(evals, model, dcfg.eval_batch_size))
     print(f"{task.name}/{dcfg.eval_split} before pruning: {before['metrics']}")

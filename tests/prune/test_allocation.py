@@ -5,7 +5,7 @@ import pytest
 
 from fastformers_tf.models.config import EncoderConfig
 from fastformers_tf.prune import allocation
-from fastformers_tf.prune.allocation import layers_cost, make_plan, step_targets, unit_cost
+from fastformers_tf.prune.allocation import layers_cost, make_plan, plan_for_totals, step_targets, unit_cost
 from fastformers_tf.prune.importance import Scores
 from fastformers_tf.prune.plan import PrunePlan
 from tests import tiny
@@ -105,3 +105,50 @@ def test_summary_counts_layer_parameters():
     plan = PrunePlan(**tiny.UNEVEN_PLAN)
     record = allocation.summary(CONFIG, plan)
     assert record == {"heads": [2, 3, 0], "ffn": [37, 11, 0], "layer_params": 5 * (4 * 32 * 8 + 24) + 48 * 65}
+
+
+UNEVEN = EncoderConfig(vocab_size=99, num_layers=3, hidden_dim=32, num_heads=[4, 2, 0], intermediate_dim=[37, 11, 0],
+                       head_dim=8)  # fmt: skip
+
+
+def random_scores(config, seed=0):
+    rng = np.random.default_rng(seed)
+    return Scores([rng.random(n) for n in config.num_heads], [rng.random(f) for f in config.intermediate_dim])
+
+
+def test_uniform_on_uneven_layers_caps_small_layers_and_fills_the_rest():
+    plan = make_plan(random_scores(UNEVEN), UNEVEN, heads=3, ffn=0.5)
+    assert plan.num_heads == [3, 2, 0]  # 3 per layer, capped at 2 and 0
+    assert plan.intermediate_dim == [13, 11, 0]  # 24 of 48 units: the 11-unit layer keeps all, the other 13
+    assert sum(make_plan(random_scores(UNEVEN), UNEVEN, heads=3, allocation="global").num_heads) == 5
+
+
+@pytest.mark.parametrize("how", ["uniform", "global"])
+def test_iterative_steps_end_at_the_one_shot_sizes(how):
+    from fastformers_tf.prune import prune
+
+    encoder = tiny.encoder(num_heads=[4, 2, 0], intermediate_dim=[37, 11, 0])
+    final = make_plan(random_scores(UNEVEN), UNEVEN, heads=2 / 3, ffn=0.5, allocation=how)
+    for step, (heads, units) in enumerate(step_targets(UNEVEN, sum(final.num_heads), sum(final.intermediate_dim), 3)):
+        encoder = prune(encoder, plan_for_totals(random_scores(encoder.config, step), encoder.config, heads, units, how))
+    assert sum(encoder.config.num_heads) == sum(final.num_heads) == 4
+    assert sum(encoder.config.intermediate_dim) == sum(final.intermediate_dim) == 24
+    if how == "uniform":
+        assert encoder.config.num_heads == final.num_heads == [2, 2, 0]
+        assert encoder.config.intermediate_dim == final.intermediate_dim == [13, 11, 0]
+
+
+def test_multiple_of_leaves_a_kind_without_target_whole():
+    plan = make_plan(scores(), CONFIG, heads=0.5, allocation="global", multiple_of=10)
+    assert plan.intermediate_dim == [37, 37, 37]
+    plan = make_plan(scores(), CONFIG, ffn=0.5, multiple_of=10)
+    assert plan.num_heads == [4, 4, 4] and plan.intermediate_dim == [20, 20, 20]
+
+
+@pytest.mark.parametrize("how", ["uniform", "global"])
+def test_a_budget_counts_the_heads_min_heads_keeps(how):
+    full = layers_cost(CONFIG, CONFIG.num_heads, CONFIG.intermediate_dim)
+    plan = make_plan(scores(), CONFIG, params=0.5, min_heads=2, allocation=how)
+    assert min(plan.num_heads) >= 2 and layers_cost(CONFIG, plan.num_heads, plan.intermediate_dim) <= 0.5 * full
+    with pytest.raises(ValueError, match="below what min_heads=2 keeps"):
+        make_plan(scores(), CONFIG, params=0.1, min_heads=2, allocation=how)

@@ -69,15 +69,15 @@ def test_scores_match_finite_differences_of_each_example_loss(rte):
         np.testing.assert_allclose(expected, finite, rtol=2e-2, atol=1e-5, err_msg=f"{kind} {index}")
 
 
-def test_the_teacher_loss_needs_no_labels_and_is_flat_at_the_teachers_own_logits(rte):
+def test_the_teacher_loss_needs_no_labels_and_is_refused_flat_at_the_models_own_logits(rte):
     model = model_of_two()
     data = rte("test")  # unlabeled
     with pytest.raises(ValueError, match="unlabeled examples"):
         importance(model, data, progress=False)
     own = data.predict_probs(model, 8, progress=False)
     own_logits = np.log(own)
-    flat = importance(model, data, teacher_logits=own_logits, normalize_heads=False, progress=False)
-    assert max(np.abs(np.concatenate(flat.heads + flat.ffn)).max(), 0) < 1e-5
+    with pytest.raises(ValueError, match="the loss is flat in every head and unit"):
+        importance(model, data, teacher_logits=own_logits, progress=False)  # scores ~1e-7: float noise
     other = importance(model, data, teacher_logits=own_logits[:, ::-1], progress=False)
     assert np.concatenate(other.heads).min() > 0 and other.info["loss"] == "teacher"
 

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 
 import pytest
 
@@ -59,9 +60,13 @@ def test_layout_plan_and_a_redistillation_from_cached_teacher_logits(setup):
 
 
 def test_uniform_one_shot_without_redistillation(setup):
-    result = prune_model(recipe(setup, "prune.target_heads=0.4", "prune.redistill_epochs=0"), verbose=0)
-    assert result["after_pruning"]["heads"] == [1, 1, 0] and result["after_pruning"]["ffn"] == [37, 11, 0]
+    shutil.copytree(setup / "model", setup / "copy")  # the same model under another path: still its own teacher
+    result = prune_model(recipe(setup, "prune.target_heads=0.8", "prune.redistill_epochs=0",
+                                f"prune.teacher={setup / 'copy'}"), verbose=0)  # fmt: skip
+    # 4 of 5 heads: 2 per layer where layers hold [2, 3, 0], the FFN untouched.
+    assert result["after_pruning"]["heads"] == [2, 2, 0] and result["after_pruning"]["ffn"] == [37, 11, 0]
     assert "after_redistill" not in result and not os.path.exists(setup / "run" / "redistill")
+    assert result["scoring"]["loss"] == "labels"
 
 
 def test_scoring_on_the_eval_split_needs_the_flag_and_is_reported(setup):
