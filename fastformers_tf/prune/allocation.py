@@ -154,9 +154,13 @@ def make_plan(scores, config, heads=0, ffn=0, params=0, flops=0, seq_len=128, al
         floor = sum(min(min_heads, size) for size in head_sizes)  # what min_heads reserves
         if allocation == "uniform":  # the same count in every layer: what that count keeps in all
             k = max(uniform_width(head_sizes, keep_heads), min_heads)
-            while k > min_heads and sum(min(k, size) for size in head_sizes) * head_cost(config, kind, seq_len) > budget:
+
+            def kept(k):
+                return sum(min(k, size) for size in head_sizes)
+
+            while k > min_heads and kept(k) * head_cost(config, kind, seq_len) > budget:
                 k -= 1
-            keep_heads = sum(min(k, size) for size in head_sizes)
+            keep_heads = kept(k)
         keep_heads = max(keep_heads, floor)
         while keep_heads > floor and keep_heads * head_cost(config, kind, seq_len) > budget:
             keep_heads -= 1

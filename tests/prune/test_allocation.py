@@ -129,8 +129,10 @@ def test_iterative_steps_end_at_the_one_shot_sizes(how):
 
     encoder = tiny.encoder(num_heads=[4, 2, 0], intermediate_dim=[37, 11, 0])
     final = make_plan(random_scores(UNEVEN), UNEVEN, heads=2 / 3, ffn=0.5, allocation=how)
-    for step, (heads, units) in enumerate(step_targets(UNEVEN, sum(final.num_heads), sum(final.intermediate_dim), 3)):
-        encoder = prune(encoder, plan_for_totals(random_scores(encoder.config, step), encoder.config, heads, units, how))
+    steps = step_targets(UNEVEN, sum(final.num_heads), sum(final.intermediate_dim), 3)
+    for step, (heads, units) in enumerate(steps):
+        scores_ = random_scores(encoder.config, step)
+        encoder = prune(encoder, plan_for_totals(scores_, encoder.config, heads, units, how))
     assert sum(encoder.config.num_heads) == sum(final.num_heads) == 4
     assert sum(encoder.config.intermediate_dim) == sum(final.intermediate_dim) == 24
     if how == "uniform":
