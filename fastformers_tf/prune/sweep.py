@@ -3,8 +3,8 @@
 Each `prune.sweep` fraction is a `target_params` run of `prune_model` (scored,
 pruned and re-distilled as the recipe says) in `<output_dir>/params-<f>/`.
 Then the unpruned model and every pruned one are exported to ONNX Runtime
-INT8 (`<run>/onnx/`) and timed side by side at batch 1 on the evaluation
-split's texts, in one run, taking turns. Written to the output directory:
+INT8 (`<run>/onnx/`), scored on the evaluation split, and timed side by side
+at batch 1 on its texts, in one run, taking turns. Written to the output directory:
 `sweep.json`, `sweep.md` and `sweep.png` (accuracy vs latency).
 """
 
@@ -26,17 +26,30 @@ def _export_int8(model_dir, export_dir):
     return export_dir
 
 
+def _int8_metrics(export_dir, task, split, recipe):
+    """The task metrics of an export's INT8 model on `split`."""
+    from fastformers_tf.models.pretrained import load_tokenizer
+    from fastformers_tf.runtime.load import load_predictor
+    from fastformers_tf.train.tasks import TaskData
+
+    predictor = load_predictor(export_dir, "onnx", "int8", batch_size=recipe.distill.eval_batch_size)
+    data = TaskData(task, split, recipe.resolved_data_dir(), load_tokenizer(export_dir), recipe.distill.max_length)
+    return data.evaluate(predictor, recipe.distill.eval_batch_size, progress=False)[0]
+
+
 def table(rows, split, cpu):
     """The sweep as Markdown: one row per model, the first the unpruned baseline."""
     lines = [
-        f"Accuracy on {split} and batch-1 latency (ONNX Runtime INT8, {cpu}), measured side by side in one run.",
+        f"Accuracy on {split} (Keras fp32, and the ONNX Runtime INT8 export) and batch-1 latency of the INT8 "
+        f"export ({cpu}), all timed side by side in one run.",
         "",
-        "| model | layer params kept | heads | FFN units | accuracy | batch-1 ms | speed-up |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| model | layer params kept | heads | FFN units | accuracy fp32 | accuracy INT8 | batch-1 ms | speed-up |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(f"| {r['name']} | {r['kept']:.0%} | {sum(r['heads'])} | {sum(r['ffn'])} | "
-                     f"{100 * r['accuracy']:.2f} | {r['median_ms']:.2f} | {r['speedup']:.2f}x |")  # fmt: skip
+                     f"{100 * r['accuracy']:.2f} | {100 * r['int8_accuracy']:.2f} | {r['median_ms']:.2f} | "
+                     f"{r['speedup']:.2f}x |")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -50,12 +63,12 @@ def plot(rows, path, title):
     from fastformers_tf.artifacts import write_bytes
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot([r["median_ms"] for r in rows], [100 * r["accuracy"] for r in rows], "o-")
+    ax.plot([r["median_ms"] for r in rows], [100 * r["int8_accuracy"] for r in rows], "o-")
     for r in rows:
-        ax.annotate(r["name"], (r["median_ms"], 100 * r["accuracy"]), textcoords="offset points", xytext=(4, 4),
+        ax.annotate(r["name"], (r["median_ms"], 100 * r["int8_accuracy"]), textcoords="offset points", xytext=(4, 4),
                     fontsize=8)  # fmt: skip
     ax.set_xlabel("batch-1 latency, ms (ONNX Runtime INT8)")
-    ax.set_ylabel("accuracy, %")
+    ax.set_ylabel("accuracy, % (INT8)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -100,7 +113,8 @@ def sweep(recipe, examples=200, rounds=5, threads=None, verbose=1):
                      "kept": result["after_pruning"]["layer_params"] / full})  # fmt: skip
     main = next(iter(first["before"]["metrics"]))  # the task's main metric comes first
     for row, folder in zip(rows, folders, strict=True):
-        row.update(accuracy=row["metrics"][main], **times[folder])
+        int8 = _int8_metrics(folder, task, first["eval_split"], recipe)
+        row.update(accuracy=row["metrics"][main], int8_metrics=int8, int8_accuracy=int8[main], **times[folder])
     record = {"task": task.name, "eval_split": first["eval_split"], "metric": main, "cpu": cpu_name(),
               "timed_examples": len(texts), "rows": rows}  # fmt: skip
     write_json(os.path.join(out, "sweep.json"), record)

@@ -99,6 +99,7 @@ def test_sweep_writes_table_json_and_plot(setup):
     assert [r["name"] for r in record["rows"]] == ["unpruned", "60% params", "30% params"]
     assert record["rows"][1]["kept"] <= 0.6 and record["rows"][2]["kept"] <= 0.3
     assert all(r["median_ms"] > 0 for r in record["rows"]) and record["rows"][0]["speedup"] == 1.0
+    assert all(0 <= r["int8_accuracy"] <= 1 for r in record["rows"])
     assert (out / "sweep.png").read_bytes()[:4] == b"\x89PNG"
     assert "| 30% params |" in (out / "sweep.md").read_text()
     export = json.loads((out / "params-0.3" / "onnx" / "export.json").read_text())
