@@ -105,3 +105,13 @@ def test_sweep_writes_table_json_and_plot(setup):
     export = json.loads((out / "params-0.3" / "onnx" / "export.json").read_text())
     heads = load_model(str(out / "params-0.3" / "pruned")).encoder.config.num_heads
     assert export["fused_op_counts"]["onnx/int8"].get("QAttention", 0) == sum(n > 0 for n in heads)
+
+
+def test_iterative_steps_can_redistil_between_steps(setup):
+    result = prune_model(recipe(setup, "prune.target_ffn=0.5", "prune.iterations=2", "prune.step_redistill_epochs=1",
+                                "prune.redistill_epochs=0"), verbose=0)  # fmt: skip
+    steps = setup / "run" / "steps"
+    assert sorted(os.listdir(steps)) == ["step1", "step1-kd"]
+    assert "after_redistill" in result["steps"][0] and "after_redistill" not in result["steps"][1]
+    assert load_model(str(steps / "step1-kd" / "best")).encoder.config.intermediate_dim == result["steps"][0]["ffn"]
+    assert sum(result["after_pruning"]["ffn"]) == 24  # half of [37, 11, 0]
