@@ -106,15 +106,14 @@ def _evaluate(evals, model, batch_size):
     return metrics
 
 
-def _record(model, metrics, plan=None):
-    config = encoder_of(model).config
-    return {"metrics": metrics, **summary(config), "parameters": int(model.count_params()),
-            **({"plan_layer_params": summary(config, plan)["layer_params"]} if plan else {})}  # fmt: skip
+def _record(model, metrics):
+    return {"metrics": metrics, **summary(encoder_of(model).config), "parameters": int(model.count_params())}
 
 
 def prune_model(recipe, verbose=1):
     """Prunes `recipe.prune.model` to the recipe's targets and re-distils it; returns the run summary."""
     from fastformers_tf.backend import keras
+    from fastformers_tf.distill.cache import weights_digest
     from fastformers_tf.distill.run import load_teacher
     from fastformers_tf.train.tasks import TaskData
 
@@ -129,8 +128,6 @@ def prune_model(recipe, verbose=1):
     teacher_tokenizer = tokenizer if teacher_dir == cfg.model else load_tokenizer(teacher_dir)
     evals = TaskData(task, dcfg.eval_split, recipe.resolved_data_dir(), tokenizer, dcfg.max_length,
                      recipe.resolved_cache_dir())  # fmt: skip
-    from fastformers_tf.distill.cache import weights_digest
-
     self_teacher = teacher is model or weights_digest(teacher) == weights_digest(model)  # the same weights elsewhere
     scorer = Scorer(recipe, task, teacher, tokenizer, teacher_tokenizer, verbose, self_teacher=self_teacher)
     start = time.time()
@@ -171,7 +168,7 @@ def prune_model(recipe, verbose=1):
              TARGETS_FILE: json.dumps(targets), "recipe.yaml": recipe_yaml(recipe)}  # fmt: skip
     pruned_dir = os.path.join(output_dir, "pruned")
     save_model(current, pruned_dir, tokenizer, files=files)
-    after = _record(current, steps[-1]["metrics"], plan)
+    after = _record(current, steps[-1]["metrics"])
     result = {"task": task.name, "model": cfg.model, "teacher": teacher_dir, "eval_split": dcfg.eval_split,
               "scoring": scoring, "targets": targets, "before": before, "after_pruning": after, "steps": steps,
               "plan": json.loads(plan.to_json())}  # fmt: skip
