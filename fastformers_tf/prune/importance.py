@@ -16,7 +16,6 @@ that layers compare on one scale in a global ranking.
 """
 
 import dataclasses
-import json
 
 import numpy as np
 
@@ -42,9 +41,6 @@ class Scores:
 
     def to_dict(self):
         return {"heads": [h.tolist() for h in self.heads], "ffn": [f.tolist() for f in self.ffn], "info": self.info}
-
-    def to_json(self):
-        return json.dumps(self.to_dict())
 
     @classmethod
     def from_dict(cls, record):
