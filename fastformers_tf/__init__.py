@@ -11,6 +11,7 @@ TensorFlow.
 
 import os
 
+from fastformers_tf import compress as _compress_package  # noqa: F401  (lazy itself: no TensorFlow)
 from fastformers_tf import distill as _distill_package  # noqa: F401  (lazy itself: no TensorFlow)
 from fastformers_tf import prune as _prune_package  # noqa: F401  (lazy itself: no TensorFlow)
 from fastformers_tf._lazy import lazy_exports
@@ -19,10 +20,10 @@ from fastformers_tf._lazy import lazy_exports
 # package still picks tf-keras for a TensorFlow the user imports afterwards.
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 
-# Importing the subpackages bound `fastformers_tf.prune` and `.distill` to them;
+# Importing the subpackages bound `fastformers_tf.prune`, `.distill` and `.compress` to them;
 # the public names are the functions, resolved below. The subpackages are already
 # in sys.modules, so later imports of their modules do not rebind the names.
-del prune, distill  # noqa: F821
+del prune, distill, compress  # noqa: F821
 
 __version__ = "0.1.0"
 
@@ -30,6 +31,7 @@ _EXPORTS = {
     "keras": "fastformers_tf.backend",
     "tf": "fastformers_tf.backend",
     "CheckpointError": "fastformers_tf.models",
+    "compress": "fastformers_tf.compress",
     "Distiller": "fastformers_tf.distill",
     "distill": "fastformers_tf.distill",
     "EncoderConfig": "fastformers_tf.models",

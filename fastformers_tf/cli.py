@@ -87,7 +87,12 @@ def define_predictor_flags(batch_size=32):
     from fastformers_tf.runtime.load import BACKENDS, PRECISIONS
 
     flags.DEFINE_enum("backend", "auto", ["auto", *BACKENDS], "auto: from the file suffix or export.json, else keras.")
-    flags.DEFINE_enum("precision", "fp32", PRECISIONS, "Which file of an export directory to run.")
+    flags.DEFINE_enum(
+        "precision",
+        None,
+        PRECISIONS,
+        "Which file of an export directory to run (default: the one it names to serve, else fp32).",
+    )
     flags.DEFINE_integer(
         "instances", 1, "Worker processes, each with its own session pinned to its own cores.", lower_bound=1
     )

@@ -1,6 +1,7 @@
 """One config system: dataclasses + YAML, resolved in a fixed order.
 
-    defaults (these dataclasses) -> configs/<task>.yaml -> --config_file -> --params_override
+    defaults (these dataclasses) -> configs/<task>.yaml -> [configs/presets/<preset>.yaml] -> --config_file
+        -> --params_override
 
 Each stage writes the resolved recipe next to its outputs (`recipe.yaml`).
 OmegaConf does the merging and type checking: an unknown key or a value of
@@ -62,7 +63,7 @@ class DistillConfig(TrainingConfig):
     """
 
     teacher: str = ""  # a fine-tuned task model folder (required)
-    student: str = "all-MiniLM-L6-v2"
+    student: str = "all-MiniLM-L6-v2"  # or "teacher": the teacher's folder
     keep_layers: list = dataclasses.field(default_factory=list)
     num_layers: int = 0
     hidden_dim: int = 0
@@ -116,6 +117,41 @@ class PruneConfig:
 
 
 @dataclasses.dataclass
+class CompressConfig:
+    """The whole recipe as one job (`fastformers_tf.compress`, `tools/compress.py`).
+
+    Stages, each in its own folder under the work directory: `teacher`
+    (fine-tunes `model` with the `finetune` section, unless `teacher` names a
+    fine-tuned task model folder), `distill` (the `distill` section), `prune`
+    (the `prune` section, re-distilled; `prune_target_params` when the section
+    sets no target), `export` (fused fp32, INT8, FP16 ONNX
+    and TFLite of each model), `benchmark` (every candidate timed side by side
+    on `report_split`, the paper's Table 3) and `select` (the fastest candidate
+    within `max_accuracy_drop` points of the teacher on `selection_split`).
+    """
+
+    teacher: str = ""  # a fine-tuned task model folder; "": fine-tune `model` here
+    prune_target_params: float = 0.5  # the prune stage's target when the `prune` section sets none
+    stages: list = dataclasses.field(default_factory=lambda: list(STAGES))
+    report_split: str = ""  # "": distill.eval_split
+    selection_split: str = ""  # "": report_split (the report then says the pick saw it)
+    max_accuracy_drop: float = 1.0  # points of the task's main metric, vs the teacher
+    backends: list = dataclasses.field(default_factory=lambda: list(CANDIDATE_BACKENDS))
+    instances: list = dataclasses.field(default_factory=lambda: [1, 0])  # 0: one per physical core
+    threads: int = 0  # cores the benchmark uses; 0: all physical cores
+    bench_examples: int = 0  # 0: the whole split; else its first N
+    bench_rounds: int = 1  # each candidate's split time is the median over this many turns
+    throughput_batch: int = 32
+    price_per_hour: float = 0.085  # US$; AWS c6i.large on-demand, Linux, us-east-1
+    instance_cores: int = 2  # the priced instance's vCPUs (c6i.large: 2)
+    instance_name: str = "AWS c6i.large (2 vCPUs), on-demand Linux, us-east-1"
+
+
+STAGES = ("teacher", "distill", "prune", "export", "benchmark", "select")
+CANDIDATE_BACKENDS = ("keras/fp32", "onnx/fp32", "onnx/int8", "tflite/fp32", "tflite/int8")
+
+
+@dataclasses.dataclass
 class Recipe:
     task: str = "rte"
     model: str = "all-MiniLM-L6-v2"
@@ -126,6 +162,7 @@ class Recipe:
     finetune: FinetuneConfig = dataclasses.field(default_factory=FinetuneConfig)
     distill: DistillConfig = dataclasses.field(default_factory=DistillConfig)
     prune: PruneConfig = dataclasses.field(default_factory=PruneConfig)
+    compress: CompressConfig = dataclasses.field(default_factory=CompressConfig)
 
     def resolved_data_dir(self):
         return self.data_dir or default_data_dir()
@@ -198,6 +235,20 @@ _RANGES = {
     "prune.score_loss": (lambda v: v in ("teacher", "gold"), "one of teacher, gold"),
     "prune.batch_size": (lambda v: v >= 1, ">= 1"),
     "prune.sweep": (lambda v: all(0 < float(f) <= 1 for f in v), "a list of fractions in (0, 1]"),
+    "compress.stages": (lambda v: v and all(s in STAGES for s in v), f"a non-empty list of {', '.join(STAGES)}"),
+    "compress.max_accuracy_drop": (lambda v: v >= 0, ">= 0 (points)"),
+    "compress.prune_target_params": (lambda v: v > 0, "> 0 (<= 1 a fraction; > 1 a count)"),
+    "compress.backends": (
+        lambda v: v and all(b in CANDIDATE_BACKENDS for b in v),
+        f"a non-empty list of {', '.join(CANDIDATE_BACKENDS)}",
+    ),
+    "compress.instances": (lambda v: v and all(isinstance(n, int) and n >= 0 for n in v), "a list of counts >= 0"),
+    "compress.threads": (lambda v: v >= 0, ">= 0 (0: all physical cores)"),
+    "compress.bench_examples": (lambda v: v >= 0, ">= 0 (0: the whole split)"),
+    "compress.bench_rounds": (lambda v: v >= 1, ">= 1"),
+    "compress.throughput_batch": (lambda v: v >= 1, ">= 1"),
+    "compress.price_per_hour": (lambda v: v > 0, "> 0 (US$)"),
+    "compress.instance_cores": (lambda v: v >= 1, ">= 1"),
 }
 
 
@@ -219,7 +270,13 @@ def _layer(source, loader):
         raise RecipeError(f"Bad recipe from {source}: {e}") from e
 
 
-def load_recipe(task=None, config_file=None, params_override=(), configs_dir=CONFIGS_DIR):
+def presets(configs_dir=CONFIGS_DIR):
+    """The names of the preset recipes in `configs/presets/` (e.g. "quick")."""
+    folder = os.path.join(configs_dir, "presets")
+    return sorted(name[:-5] for name in os.listdir(folder) if name.endswith(".yaml")) if os.path.isdir(folder) else []
+
+
+def load_recipe(task=None, config_file=None, params_override=(), configs_dir=CONFIGS_DIR, preset=None):
     """The resolved `Recipe`.
 
     Args:
@@ -227,6 +284,7 @@ def load_recipe(task=None, config_file=None, params_override=(), configs_dir=CON
         config_file: optional YAML file.
         params_override: dotted `key=value` strings, e.g. `["finetune.epochs=2"]`.
         configs_dir: where `<task>.yaml` recipes live.
+        preset: a recipe in `configs/presets/` applied after `<task>.yaml`, e.g. "quick".
 
     Example:
         >>> load_recipe("rte", params_override=["finetune.epochs=1"]).finetune.epochs
@@ -239,6 +297,11 @@ def load_recipe(task=None, config_file=None, params_override=(), configs_dir=CON
     task_file = os.path.join(configs_dir, f"{task}.yaml")
     if os.path.isfile(task_file):
         sources.append((task_file, _layer(task_file, lambda: OmegaConf.load(task_file))))
+    if preset:
+        preset_file = os.path.join(configs_dir, "presets", f"{preset}.yaml")
+        if not os.path.isfile(preset_file):
+            raise RecipeError(f"--preset={preset}: no {preset_file}; presets: {', '.join(presets(configs_dir))}.")
+        sources.append((preset_file, _layer(preset_file, lambda: OmegaConf.load(preset_file))))
     sources += [(config_file, from_file), ("--params_override", overrides)]
     merged = sources[0][1]
     for source, layer in sources[1:]:

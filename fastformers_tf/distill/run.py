@@ -50,11 +50,15 @@ def load_teacher(path, task, flag="--teacher"):
 
 
 def build_student(cfg, task, seed=0):
-    """`(student task model, tokenizer, how it was made)` from the recipe's `distill` section."""
-    tokenizer = load_tokenizer(cfg.student)
-    model = from_pretrained(cfg.student)
+    """`(student task model, tokenizer, how it was made)` from the recipe's `distill` section.
+
+    A `student` of "teacher" is the teacher's own folder (cut by `keep_layers`, say).
+    """
+    source = cfg.teacher if cfg.student == "teacher" else cfg.student
+    tokenizer = load_tokenizer(source)
+    model = from_pretrained(source)
     encoder = encoder_of(model)
-    made = {"from": cfg.student}
+    made = {"from": source}
     if cfg.keep_layers:
         encoder = students.keep_layers(encoder, cfg.keep_layers)
         made["keep_layers"] = list(cfg.keep_layers)

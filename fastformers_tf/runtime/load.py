@@ -76,24 +76,32 @@ def infer_backend(path):
             )
         return SUFFIXES[suffix]
     if os.path.isdir(path) and artifacts.looks_like(path, EXPORT_INFO_FILE):
-        files = Export(path).files
-        return "onnx" if any(key.startswith("onnx/") for key in files) else "tflite"
+        export = Export(path)
+        if "serve" in export.info:  # a compression job's pick names its own backend
+            return export.info["serve"]["backend"]
+        return "onnx" if any(key.startswith("onnx/") for key in export.files) else "tflite"
     return "keras"  # a saved model or checkpoint directory, or a packaged model name
 
 
-def resolve_export(path, backend, precision="fp32"):
-    """`(model file, Export or None)` for an exported file or an export directory, verified."""
+def resolve_export(path, backend, precision=None):
+    """`(model file, Export or None)` for an exported file or an export directory, verified.
+
+    `precision=None` is the export's own default (`serve` in `export.json`, as a
+    compression job's pick has), else fp32.
+    """
     if backend not in ("onnx", "tflite"):
         raise ArgumentError(f"Backend {backend!r} has no exported file; expected onnx or tflite.")
     if os.path.isfile(path):
         return path, _export_of_file(path)
     if not os.path.isdir(path):
         raise FileNotFoundError(f"{path}: no such exported file or export directory.")
+    export = Export(path)
+    if precision is None:
+        precision = export.info.get("serve", {}).get("precision", "fp32")
     if (backend, precision) not in EXPORT_FILES:
         raise ArgumentError(
             f"No {precision} {backend} export exists in any folder; choose from {sorted(EXPORT_FILES)}."
         )
-    export = Export(path)
     return export.model_file(backend, precision), export
 
 
@@ -130,7 +138,7 @@ def open_backend(backend, path, threads=None, **kwargs):
 def load_predictor(
     path,
     backend="auto",
-    precision="fp32",
+    precision=None,
     threads=None,
     instances=1,
     max_length=None,
@@ -145,7 +153,9 @@ def load_predictor(
             names are read from the directory).
         backend: "keras", "onnx", "tflite" or "auto" (from the file suffix, or
             an export directory's `export.json`; otherwise keras).
-        precision: which file of an export directory: "fp32", "int8" or "fp16".
+        precision: which file of an export directory: "fp32", "int8" or "fp16";
+            None: the one its `export.json` names to serve (a compression
+            job's `selected/`), else fp32.
         threads: T, threads per session (None: the backend's default; with
             several instances, the physical cores divided among them).
         instances: N; above 1, a `MultiInstancePredictor` of N pinned workers.

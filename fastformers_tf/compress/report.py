@@ -1,0 +1,166 @@
+"""The benchmark as the paper's Table 3: cumulative rows, cost per 100M queries, backends, and Figure 3.
+
+Pure functions over the plain records `compress.benchmark` measured (no
+TensorFlow): the rows, the pick within an accuracy budget, Markdown, and the
+accuracy-vs-speed plot.
+"""
+
+import io
+
+# Table 3's cumulative steps, in order: (label, test on a candidate record, given the model names present).
+STEPS = (
+    ("Baseline: teacher, Keras fp32, every query padded to the max length",
+     lambda r, m: r["model"] == m[0] and r["backend"] == "keras" and r["padding"] == "max"),
+    ("+ dynamic sequence length",
+     lambda r, m: r["model"] == m[0] and r["backend"] == "keras" and r["padding"] == "dynamic"),
+    ("+ knowledge distillation", lambda r, m: r["model"] == "distill" and r["backend"] == "keras"),
+    ("+ INT8 quantization and graph optimization (ONNX Runtime)",
+     lambda r, m: r["model"] == "distill" and r["backend"] == "onnx" and r["precision"] == "int8"
+     and r["instances"] == 1),
+    ("+ multi-instance", lambda r, m: r["model"] == "distill" and (r["backend"], r["precision"]) == ("onnx", "int8")
+     and r["instances"] > 1),
+    ("+ structured pruning", lambda r, m: r["model"] == "prune" and (r["backend"], r["precision"]) == ("onnx", "int8")
+     and r["instances"] > 1),
+)  # fmt: skip
+
+
+def main_metric(metrics):
+    """`(name, value)` of a task's main metric (the first one its metric function returns)."""
+    name = next(iter(metrics))
+    return name, metrics[name]
+
+
+def dollars_per_100m(record, examples, price_per_hour, instance_cores):
+    """US$ for 100M queries at this candidate's batch-1 speed, on an instance of `instance_cores` at `price_per_hour`.
+
+    The instance runs `instance_cores / cores used` copies of the candidate side
+    by side (linear scaling assumed), each answering a query in
+    `split_s / examples` seconds.
+    """
+    cores = record["instances"] * record["threads"]
+    return price_per_hour / 3600 * record["split_s"] / examples * cores / instance_cores * 1e8
+
+
+def table_rows(records, models, examples, price_per_hour, instance_cores):
+    """The cumulative rows present in `records`, each with its step and cumulative speed-up and its cost."""
+    rows, base, previous = [], None, None
+    for label, test in STEPS:
+        record = next((r for r in records if test(r, models)), None)
+        if record is None:
+            continue
+        base = base or record
+        cost = dollars_per_100m(record, examples, price_per_hour, instance_cores)
+        rows.append({"step": label, "candidate": record["name"], "split_s": record["split_s"],
+                     "ms_per_query": record["ms_per_query"], "throughput_per_s": record["throughput_per_s"],
+                     "cumulative_speedup": round(base["split_s"] / record["split_s"], 2),
+                     "step_speedup": round((previous or record)["split_s"] / record["split_s"], 2),
+                     "metrics": record["metrics"], "dollars_per_100m": round(cost, 2)})  # fmt: skip
+        previous = record
+    return rows
+
+
+def pick(records, reference, max_drop_points, metrics_key="selection_metrics"):
+    """`(fastest record within budget, reference metric, floor)`: the lowest batch-1 time among the candidates
+    whose main metric (on the selection split) is at most `max_drop_points` below `reference`'s.
+    The baseline (padded to the max length) is not a way to serve, so it is not a candidate.
+    """
+    _, ref = main_metric(reference[metrics_key])
+    floor = ref - max_drop_points / 100
+    within = [r for r in records if r["padding"] == "dynamic" and main_metric(r[metrics_key])[1] >= floor - 1e-9]
+    return min(within, key=lambda r: r["split_s"]), ref, floor
+
+
+def _pct(value):
+    return f"{100 * value:.2f}"
+
+
+def markdown(report):
+    """The report as Markdown: setting, Table 3, the backends of the final model, every candidate, the pick."""
+    b, sel = report["benchmark"], report["selection"]
+    metric = report["metric"]
+    lines = [
+        f"# {report['task']}: compression report",
+        "",
+        f"Measured on {b['cpu']}, {b['cores']} cores, one run ({b['date']}); {b['examples']} examples of "
+        f"`{b['report_split']}`, batch-1 time over {b['timed_examples']} of them"
+        + (" (scaled to the split)" if b["timed_examples"] < b["examples"] else "")
+        + f", median of {b['rounds']} turn(s). Throughput: batches of {b['throughput_batch']}.",
+        f"Baseline: {b['baseline']}.",
+        f"Cost: US${report['price_per_hour']}/hour for {report['instance_name']} ({report['instance_cores']} cores), "
+        "the instance running as many copies of a candidate as its cores allow.",
+        "",
+        "## Cumulative speed-up (the paper's Table 3)",
+        "",
+        f"| step | model | time for the split (s) | ms/query | speed-up (step) | speed-up (cumulative) | {metric} | "
+        f"$ per 100M queries | batch-{b['throughput_batch']} queries/s |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in report["table"]:
+        lines.append(
+            f"| {row['step']} | {row['candidate']} | {row['split_s']:.2f} | {row['ms_per_query']:.2f} | "
+            f"{row['step_speedup']:.2f}x | {row['cumulative_speedup']:.2f}x | {_pct(main_metric(row['metrics'])[1])} | "
+            f"{row['dollars_per_100m']:.2f} | {row['throughput_per_s']:.1f} |"
+        )
+    lines += ["", f"## Backends on the final model ({report['final_model']}, one instance)", "",
+              f"| backend | ms/query | speed-up vs Keras | {metric} | batch-{b['throughput_batch']} queries/s |",
+              "|---|---:|---:|---:|---:|"]  # fmt: skip
+    for row in report["backends"]:
+        lines.append(f"| {row['backend']}/{row['precision']} | {row['ms_per_query']:.2f} | {row['vs_keras']:.2f}x | "
+                     f"{_pct(main_metric(row['metrics'])[1])} | {row['throughput_per_s']:.1f} |")  # fmt: skip
+    same = sel["split"] == b["report_split"]
+    selection_column = "" if same else f" {metric} ({sel['split']}) |"
+    lines += ["", "## Every candidate", "",
+              f"| candidate | ms/query | speed-up vs baseline | {metric} ({b['report_split']}) |{selection_column} "
+              "within budget |", "|---|---:|---:|---:|" + ("" if same else "---:|") + "---|"]  # fmt: skip
+    base = b["records"][0]["split_s"]
+    for r in b["records"]:
+        mark = " **(picked)**" if r["name"] == sel["picked"]["name"] else ""
+        selection = main_metric(r["selection_metrics"])[1]
+        within = "not a candidate" if r["padding"] == "max" else "yes" if selection >= sel["floor"] - 1e-9 else "no"
+        lines.append(f"| {r['name']}{mark} | {r['ms_per_query']:.2f} | {base / r['split_s']:.2f}x | "
+                     f"{_pct(main_metric(r['metrics'])[1])} |" + ("" if same else f" {_pct(selection)} |")
+                     + f" {within} |")  # fmt: skip
+    lines += ["", "## Pick", "", sel["line"], ""]
+    if sel["split"] == b["report_split"]:
+        lines += [f"The pick and the report use the same split ({sel['split']}): the picked model's {metric} above "
+                  "is the number it was picked on, so it is optimistic. Pass "
+                  "`--params_override=compress.selection_split=SPLIT` to pick on another split.", ""]  # fmt: skip
+    return "\n".join(lines)
+
+
+def plot(report):
+    """PNG bytes: main metric vs batch-1 queries per second, every candidate a point, the pick marked (Figure 3)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    b, sel = report["benchmark"], report["selection"]
+    markers = {"keras": "o", "onnx": "s", "tflite": "^"}
+    colors = {}
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    for r in b["records"]:
+        color = colors.setdefault(r["model"], f"C{len(colors)}")
+        hollow = r["precision"] == "fp32"
+        ax.scatter(r["queries_per_s"], 100 * main_metric(r["metrics"])[1], marker=markers[r["backend"]], s=30 + 25 *
+                   r["instances"], facecolors="none" if hollow else color, edgecolors=color, label=None)  # fmt: skip
+    for model, color in colors.items():
+        ax.scatter([], [], color=color, label=model)
+    for backend, marker in markers.items():
+        ax.scatter([], [], marker=marker, color="gray", label=f"{backend} (hollow: fp32)")
+    p = sel["picked"]
+    ax.scatter(p["queries_per_s"], 100 * main_metric(p["metrics"])[1], marker="*", s=400, color="gold",
+               edgecolors="black", zorder=5, label=f"picked: {p['name']}")  # fmt: skip
+    ax.axhline(100 * sel["floor"], color="gray", linestyle="--", linewidth=1,
+               label=f"budget: {sel['max_accuracy_drop']} points below the teacher ({sel['split']})")  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_xlabel(f"queries per second, batch 1 ({b['cores']} cores of {b['cpu']})")
+    ax.set_ylabel(f"{report['metric']} on {b['report_split']} (%)")
+    ax.set_title(f"{report['task']}: accuracy vs speed of every candidate")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower left")
+    buffer = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buffer, format="png", dpi=110)
+    plt.close(fig)
+    return buffer.getvalue()

@@ -1,0 +1,316 @@
+"""`compress(recipe)`: the whole recipe as one job, a folder per stage under the work directory.
+
+    teacher/    the fine-tuned teacher (`best/`), or a record of the one given (`compress.teacher`)
+    distill/    the distillation run (`best/`, `metrics.json`)
+    prune/      the pruning run (`pruned/`, `redistill/best/`, `metrics.json`)
+    export/     `teacher/`, `distill/`, `prune/`: fused fp32, INT8 and FP16 ONNX, fp32 and INT8 TFLite
+    benchmark/  `benchmark.json`: every candidate timed on the report split, side by side
+    select/     `report.md`, `report.json`, `report.png` (Table 3, Figure 3) and `selected/`, the pick
+
+Every stage folder holds `stage.json` (its key, wall-clock and outputs) and
+`recipe.yaml`; see `compress.stages` for how a rerun skips or redoes stages.
+"""
+
+import dataclasses
+import json
+import os
+import shutil
+
+from fastformers_tf import artifacts
+from fastformers_tf.compress import report as reports
+from fastformers_tf.compress.stages import UPSTREAM, read_stage, require, run_stage, stage_key
+from fastformers_tf.data import get_task
+from fastformers_tf.errors import ArgumentError
+from fastformers_tf.recipe import STAGES, RecipeError, validate
+
+MODEL_STAGES = ("teacher", "distill", "prune")
+OPTIONAL_STAGES = ("prune",)  # the export and benchmark run without a pruned model when its stage never ran
+BENCHMARK_FILE = "benchmark.json"
+
+
+def workdir_of(recipe):
+    """`output_dir`, else `runs/<task>/compress`."""
+    return recipe.output_dir or os.path.join("runs", recipe.task, "compress")
+
+
+def check(recipe, stages=None):
+    """The recipe and stage list, checked before anything loads; returns the stages in pipeline order."""
+    cfg = validate(recipe).compress
+    stages = list(stages or cfg.stages)
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        raise RecipeError(f"--stages: unknown stage(s) {', '.join(unknown)}; the stages are {', '.join(STAGES)}.")
+    task = get_task(recipe.task)
+    for key in ("report_split", "selection_split"):
+        split = getattr(cfg, key)
+        if split and split not in task.files:
+            raise RecipeError(f"compress.{key}={split}: task {task.name} has the splits {sorted(task.files)}.")
+    if cfg.teacher and not os.path.isdir(cfg.teacher):
+        raise ArgumentError(f"--teacher={cfg.teacher}: no such directory (a fine-tuned task model folder).")
+    return [s for s in STAGES if s in stages]
+
+
+def _teacher_fingerprint(path):
+    """The recorded digests of a given teacher's files, so that a changed teacher redoes what follows."""
+    try:
+        return artifacts.Manifest(path).files
+    except artifacts.ArtifactError:
+        return None
+
+
+class Job:
+    """One run of the pipeline: the recipe, the work directory and the records of the stages so far."""
+
+    def __init__(self, recipe, verbose=1):
+        self.recipe, self.verbose = recipe, verbose
+        self.cfg = recipe.compress
+        self.task = get_task(recipe.task)
+        self.workdir = os.path.abspath(workdir_of(recipe))
+        self.records = {}
+
+    def log(self, line):
+        if self.verbose:
+            print(line, flush=True)
+
+    def sub_recipe(self, folder, **sections):
+        return dataclasses.replace(self.recipe, output_dir=folder, **sections)
+
+    def final_path(self, stage, *parts):
+        """Where a file of `stage` lives once the stage is complete (stages write into a temporary folder)."""
+        return os.path.join(self.workdir, stage, *parts)
+
+    def upstream(self, stage):
+        """The keys of the stages `stage` builds on, read from their folders when they did not run now."""
+        keys = {}
+        for name in UPSTREAM[stage]:
+            if name not in self.records:
+                record = read_stage(self.workdir, name)
+                if record is None and name in OPTIONAL_STAGES:
+                    continue
+                self.records[name] = record or require(self.workdir, name, stage)
+            keys[name] = self.records[name]["key"]
+        return keys
+
+    def run(self, stages):
+        for stage in stages:
+            extra = _teacher_fingerprint(self.cfg.teacher) if stage == "teacher" and self.cfg.teacher else None
+            key = stage_key(self.recipe, stage, self.upstream(stage), extra)
+            body = getattr(self, f"_{stage}")
+            self.records[stage] = run_stage(self.workdir, stage, key, self.recipe, body, self.log)
+        return self.records
+
+    # === Stages ===
+
+    def _teacher(self, folder):
+        from fastformers_tf.distill.run import load_teacher
+        from fastformers_tf.train.finetune import finetune
+
+        if self.cfg.teacher:
+            load_teacher(self.cfg.teacher, self.task)  # checks it is a task model of this task's labels
+            return {"model_dir": os.path.abspath(self.cfg.teacher), "given": True}
+        summary = finetune(self.sub_recipe(folder), verbose=self.verbose)
+        return {"model_dir": self.final_path("teacher", "best"), "given": False, "metrics": summary["best"]}
+
+    def _distill(self, folder):
+        from fastformers_tf.distill.run import distill
+
+        section = dataclasses.replace(self.recipe.distill, teacher=self.records["teacher"]["model_dir"])
+        summary = distill(self.sub_recipe(folder, distill=section), verbose=self.verbose)
+        return {"model_dir": self.final_path("distill", "best"), "metrics": summary["best"]}
+
+    def _prune(self, folder):
+        from fastformers_tf.prune.run import check as check_prune
+        from fastformers_tf.prune.run import prune_model
+
+        section = dataclasses.replace(self.recipe.prune, model=self.records["distill"]["model_dir"],
+                                      teacher=self.records["teacher"]["model_dir"], sweep=[])  # fmt: skip
+        if not (section.target_heads or section.target_ffn or section.target_params):
+            section = dataclasses.replace(section, target_params=self.cfg.prune_target_params)
+        sub = self.sub_recipe(folder, prune=section)
+        check_prune(sub)
+        result = prune_model(sub, verbose=self.verbose)
+        redistilled = "after_redistill" in result
+        model_dir = self.final_path("prune", "redistill", "best") if redistilled else self.final_path("prune", "pruned")
+        final = result["after_redistill"] if redistilled else result["after_pruning"]
+        return {"model_dir": model_dir, "metrics": final["metrics"],
+                "layer_params": result["after_pruning"]["layer_params"]}  # fmt: skip
+
+    def models(self):
+        """`{stage: model folder}` of the model stages that have run, in pipeline order."""
+        return {name: self.records[name]["model_dir"] for name in MODEL_STAGES if name in self.records}
+
+    def max_length(self, model):
+        return self.recipe.finetune.max_length if model == "teacher" else self.recipe.distill.max_length
+
+    def _export(self, folder):
+        from fastformers_tf.export.pipeline import ExportOptions, export_all
+        from fastformers_tf.models.pretrained import load_tokenizer
+        from fastformers_tf.models.saving import load_model
+
+        # FP16 is for GPUs (issue #14), written for them; TFLite when a TFLite candidate will be timed.
+        options = ExportOptions(int8=True, fp16=True, tflite=any(b.startswith("tflite/") for b in self.cfg.backends))
+        exports = {}
+        for name, model_dir in self.models().items():
+            self.log(f"[export] {name}: {model_dir}")
+            info = export_all(load_model(model_dir), os.path.join(folder, name), load_tokenizer(model_dir), options,
+                              source=model_dir)  # fmt: skip
+            exports[name] = {"dir": self.final_path("export", name), "files": info["files"],
+                             "fused_op_counts": info["fused_op_counts"]}  # fmt: skip
+        return {"exports": exports}
+
+    def _benchmark(self, folder):
+        from fastformers_tf.compress.benchmark import batches, candidates, run_batches, run_benchmark, task_metrics
+        from fastformers_tf.cpu import cpu_name
+        from fastformers_tf.runtime.load import load_predictor
+        from fastformers_tf.runtime.multi_instance import physical_cores
+
+        cfg, recipe = self.cfg, self.recipe
+        exports = self.records["export"]["exports"]
+        models = {name: path for name, path in self.models().items() if name in exports}
+        cores = cfg.threads or len(physical_cores())
+        report_split = cfg.report_split or recipe.distill.eval_split
+        selection_split = cfg.selection_split or report_split
+        data = {(name, split): None for name in models for split in {report_split, selection_split}}
+
+        def data_of(model, split=report_split):
+            from fastformers_tf.models.pretrained import load_tokenizer
+            from fastformers_tf.train.tasks import TaskData
+
+            if data[model, split] is None:
+                data[model, split] = TaskData(self.task, split, recipe.resolved_data_dir(),
+                                              load_tokenizer(models[model]), self.max_length(model),
+                                              recipe.resolved_cache_dir())  # fmt: skip
+            return data[model, split], self.max_length(model)
+
+        def open_predictor(c, instances=None, threads=None):
+            max_length = self.max_length(c.model)
+            if c.backend == "keras":  # TensorFlow keeps the thread count it started with (all cores)
+                return load_predictor(models[c.model], "keras", max_length=max_length)
+            return load_predictor(exports[c.model]["dir"], c.backend, c.precision, threads=threads or c.threads,
+                                  instances=instances or c.instances, max_length=max_length)  # fmt: skip
+
+        cands = candidates(list(models), cfg.backends, cfg.instances, cores)
+        self.log(f"[benchmark] {len(cands)} candidates on {self.task.name}/{report_split}, {cores} cores")
+        records = run_benchmark(cands, open_predictor, data_of, cfg.throughput_batch, cfg.bench_examples,
+                                cfg.bench_rounds, progress=self.verbose > 0)  # fmt: skip
+        by_outputs = {}
+        for c, record in zip(cands, records, strict=True):
+            if selection_split == report_split:
+                record["selection_metrics"] = record["metrics"]
+                continue
+            if c.outputs_key not in by_outputs:
+                split_data, max_length = data_of(c.model, selection_split)
+                with open_predictor(c, instances=1, threads=cores) as predictor:
+                    many = batches(split_data.features, predictor.input_names, split_data.pad_id,
+                                   cfg.throughput_batch, max_length if c.padding == "max" else None)  # fmt: skip
+                    by_outputs[c.outputs_key] = task_metrics(split_data, run_batches(predictor, many)[1])
+            record["selection_metrics"] = by_outputs[c.outputs_key]
+        report_data, _ = data_of(next(iter(models)))
+        result = {
+            "task": self.task.name, "cpu": cpu_name(), "cores": cores, "date": _today(),
+            "report_split": report_split, "selection_split": selection_split, "examples": len(report_data),
+            "timed_examples": min(cfg.bench_examples or len(report_data), len(report_data)),
+            "rounds": cfg.bench_rounds, "throughput_batch": cfg.throughput_batch, "models": models,
+            "baseline": "the teacher as fastformers_tf's Keras model (tf.function), fp32, every query padded to "
+                        f"{self.max_length(next(iter(models)))} tokens; transformers' own TF classes cannot load a "
+                        "fastformers_tf model folder",
+            "records": records,
+        }  # fmt: skip
+        artifacts.write_json(os.path.join(folder, BENCHMARK_FILE), result)
+        return {"candidates": len(records), "file": self.final_path("benchmark", BENCHMARK_FILE)}
+
+    def _select(self, folder):
+        cfg = self.cfg
+        with open(self.records["benchmark"]["file"], encoding="utf-8") as f:
+            bench = json.load(f)
+        records, models = bench["records"], list(bench["models"])
+        baseline = records[0]  # the teacher padded to the max length: the same outputs as the teacher served as is
+        picked, ref, floor = reports.pick(records, baseline, cfg.max_accuracy_drop)
+        metric, value = reports.main_metric(picked["selection_metrics"])
+        within = sum(1 for r in records if r["padding"] == "dynamic"
+                     and reports.main_metric(r["selection_metrics"])[1] >= floor - 1e-9)  # fmt: skip
+        line = (
+            f"Picked {picked['name']}: {picked['ms_per_query']:.2f} ms/query at batch 1, "
+            f"{baseline['split_s'] / picked['split_s']:.1f}x faster than the baseline; {metric} "
+            f"{100 * value:.2f} on {bench['selection_split']} ({100 * (value - ref):+.2f} points vs the teacher's "
+            f"{100 * ref:.2f}, budget -{cfg.max_accuracy_drop}): the fastest of the {within} candidates within budget "
+            f"(of {len(records) - 1}). Serve it with {picked['instances']} instance(s) of {picked['threads']} "
+            "thread(s) (--instances, --threads)."
+        )
+        final_model = "prune" if "prune" in models else models[-1]
+        final = [r for r in records if r["model"] == final_model and r["instances"] == 1 and r["padding"] == "dynamic"]
+        keras_s = next((r["split_s"] for r in final if r["backend"] == "keras"), None)
+        report = {
+            "task": self.task.name, "metric": metric, "benchmark": bench, "final_model": final_model,
+            "price_per_hour": cfg.price_per_hour, "instance_cores": cfg.instance_cores,
+            "instance_name": cfg.instance_name,
+            "table": reports.table_rows(records, models, bench["examples"], cfg.price_per_hour, cfg.instance_cores),
+            "backends": [{**{k: r[k] for k in ("backend", "precision", "ms_per_query", "throughput_per_s", "metrics")},
+                          "vs_keras": round((keras_s or r["split_s"]) / r["split_s"], 2)} for r in final],
+            "selection": {"split": bench["selection_split"], "max_accuracy_drop": cfg.max_accuracy_drop,
+                          "teacher": ref, "floor": floor, "picked": picked, "line": line,
+                          "same_split_as_report": bench["selection_split"] == bench["report_split"]},
+        }  # fmt: skip
+        export_dir = os.path.join(self.workdir, "export", picked["model"])
+        write_selected(picked, bench["models"][picked["model"]], export_dir, os.path.join(folder, "selected"), line)
+        artifacts.write_json(os.path.join(folder, "report.json"), report)
+        artifacts.write_text(os.path.join(folder, "report.md"), reports.markdown(report))
+        artifacts.write_bytes(os.path.join(folder, "report.png"), reports.plot(report))
+        self.log(line)
+        return {"picked": picked["name"], "line": line, "selected": self.final_path("select", "selected"),
+                "report": self.final_path("select", "report.md")}  # fmt: skip
+
+
+def _today():
+    import datetime
+
+    return datetime.date.today().isoformat()
+
+
+def write_selected(record, model_dir, export_dir, target, line):
+    """Writes `target`: the picked candidate's files alone, served as they are by `tools/predict.py --model=`.
+
+    A Keras pick is a copy of its model folder; an ONNX/TFLite pick is its
+    export folder with only the picked file, and `export.json` naming it as
+    the default (`serve`: backend, precision, instances, threads) with `line`.
+    """
+    from fastformers_tf.artifacts import EXPORT_FILES, EXPORT_INFO_FILE, EXPORT_KIND, MANIFEST_FILE, MODEL_KIND
+    from fastformers_tf.runtime.load import Export
+
+    serve = {k: record[k] for k in ("backend", "precision", "instances", "threads")}
+    if record["backend"] == "keras":
+        source = artifacts.Manifest(model_dir, MODEL_KIND)
+        skip, kind = set(), MODEL_KIND
+    else:
+        export = Export(export_dir)
+        source, kind = export.manifest, EXPORT_KIND
+        chosen = export.files[f"{record['backend']}/{record['precision']}"]
+        skip = ({*EXPORT_FILES.values(), artifacts.RAW_ONNX_FILE} - {chosen}) | {EXPORT_INFO_FILE}
+    with artifacts.writing(target, kind) as folder:
+        for name in source.files:
+            if name in skip or name == MANIFEST_FILE:
+                continue
+            os.makedirs(os.path.dirname(os.path.join(folder, name)), exist_ok=True)
+            shutil.copyfile(source.path(name), os.path.join(folder, name))  # checksum verified first
+        selection = {"picked": record["name"], "line": line, "serve": serve}
+        if kind == EXPORT_KIND:
+            info = {**export.info, "files": {f"{record['backend']}/{record['precision']}": chosen}, "serve": serve,
+                    "selection": selection}  # fmt: skip
+            artifacts.write_json(os.path.join(folder, EXPORT_INFO_FILE), info)
+        else:
+            artifacts.write_json(os.path.join(folder, "selection.json"), selection)
+
+
+def compress(recipe, stages=None, verbose=1):
+    """Runs the recipe's stages (default `compress.stages`, all) into the work directory; returns their records.
+
+    A stage already complete with the same recipe is kept; one killed halfway
+    is redone from its start; a stage whose upstream is missing is an error.
+    """
+    stages = check(recipe, stages)
+    job = Job(recipe, verbose)
+    records = job.run(stages)
+    if "select" in records:
+        job.log(f"report: {records['select']['report']}\nserve the pick: python tools/predict.py "
+                f"--model={records['select']['selected']} --text=...")  # fmt: skip
+    return records

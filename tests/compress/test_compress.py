@@ -1,0 +1,161 @@
+"""`compress(recipe)` end to end on a tiny model and tiny RTE files: every stage, the report, the pick, reruns,
+a stage killed halfway by a signal, and bad input."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from omegaconf import OmegaConf
+
+from fastformers_tf.compress.report import STEPS
+from fastformers_tf.compress.run import compress
+from fastformers_tf.compress.stages import STAGE_FILE
+from fastformers_tf.recipe import STAGES, load_recipe
+from fastformers_tf.runtime.load import load_predictor
+from tests.tools.conftest import ROOT, run_tool
+from tests.tools.test_errors import assert_one_line_error
+from tests.train.test_finetune import PAIRS, tiny_run_overrides, write_rte
+
+
+def overrides(tmp_path, workdir):
+    """A tiny run: the tiny encoder fine-tuned, cut to 2 layers, pruned; Keras and ONNX timed with 1 or 2 workers."""
+    model = tmp_path / "encoder"
+    return [
+        *[o for o in tiny_run_overrides(tmp_path) if not o.startswith("output_dir")],
+        f"output_dir={workdir}",
+        "finetune.epochs=1", "finetune.batch_size=4", "finetune.max_length=24", "finetune.learning_rate=1e-3",
+        f"distill.student={model}", "distill.keep_layers=[0,2]", "distill.epochs=3", "distill.batch_size=4",
+        "distill.max_length=16", "distill.learning_rate=1e-3",
+        "compress.prune_target_params=0.6", "prune.allocation=global", "prune.batch_size=4",
+        "compress.backends=[keras/fp32,onnx/fp32,onnx/int8]", "compress.instances=[1,2]", "compress.threads=2",
+        "compress.bench_rounds=2",
+    ]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def job(tmp_path_factory):
+    """One uninterrupted run of every stage (shared by the tests of this module)."""
+    tmp_path = tmp_path_factory.mktemp("compress")
+    write_rte(tmp_path / "data")
+    recipe = load_recipe("rte", params_override=overrides(tmp_path, tmp_path / "work"))
+    records = compress(recipe, verbose=0)
+    return tmp_path, recipe, records
+
+
+def report_of(workdir):
+    with open(os.path.join(workdir, "select", "report.json"), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def test_every_stage_writes_its_folder_the_report_and_a_servable_pick(job):
+    tmp_path, recipe, records = job
+    work = tmp_path / "work"
+    assert sorted(os.listdir(work)) == sorted(STAGES)
+    for stage in STAGES:
+        assert {"manifest.json", STAGE_FILE, "recipe.yaml"} <= set(os.listdir(work / stage)), stage
+        assert not records[stage]["skipped"]
+    assert records["distill"]["model_dir"] == str(work / "distill" / "best")
+    assert sorted(os.listdir(work / "export")) == ["distill", "manifest.json", "prune", "recipe.yaml", STAGE_FILE,
+                                                   "teacher"]  # fmt: skip
+
+    report = report_of(work)
+    bench = report["benchmark"]
+    # 1 baseline + 3 models x (Keras, 2 ONNX precisions x 1 and 2 workers), all on the 8 val pairs.
+    assert len(bench["records"]) == 1 + 3 * 5 and bench["examples"] == len(PAIRS) * 2
+    assert [row["step"] for row in report["table"]] == [label for label, _ in STEPS]
+    first = report["table"][0]
+    assert first["cumulative_speedup"] == 1.0 and first["candidate"].endswith("padded to max length")
+    for row in report["table"]:
+        assert row["split_s"] > 0 and 0 <= row["metrics"]["accuracy"] <= 1 and row["dollars_per_100m"] > 0
+    # Padding changes the speed, never the outputs: the baseline and the dynamic teacher agree.
+    assert report["table"][0]["metrics"] == report["table"][1]["metrics"]
+    assert report["selection"]["same_split_as_report"]
+
+    markdown = (work / "select" / "report.md").read_text()
+    assert "the paper's Table 3" in markdown and "same split (val)" in markdown and "**(picked)**" in markdown
+    assert (work / "select" / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    picked = report["selection"]["picked"]
+    assert picked["padding"] == "dynamic"
+    assert picked["selection_metrics"]["accuracy"] >= report["selection"]["floor"] - 1e-9
+    # Nothing within budget is faster than the pick.
+    within = [r for r in bench["records"][1:] if r["metrics"]["accuracy"] >= report["selection"]["floor"] - 1e-9]
+    assert picked["split_s"] == min(r["split_s"] for r in within)
+    with load_predictor(str(work / "select" / "selected")) as predictor:
+        labels = predictor.predict(["The cat sat on the mat."], ["A cat sat."])
+    assert labels[0][0] in ("entailment", "not_entailment")
+    assert predictor.__class__.__name__.lower().startswith(picked["backend"])
+
+
+def test_a_rerun_keeps_finished_stages_and_redoes_what_a_changed_recipe_touches(job):
+    tmp_path, recipe, _ = job
+    again = compress(recipe, verbose=0)
+    assert all(again[stage]["skipped"] for stage in STAGES)
+    changed = load_recipe("rte", params_override=[*overrides(tmp_path, tmp_path / "work"),
+                                                   "compress.max_accuracy_drop=50"])  # fmt: skip
+    records = compress(changed, stages=["select"], verbose=0)
+    assert not records["select"]["skipped"]
+    # With a 50-point budget, the fastest candidate of all (but the baseline) is the pick.
+    report = report_of(tmp_path / "work")
+    fastest = min(report["benchmark"]["records"][1:], key=lambda r: r["split_s"])
+    assert report["selection"]["picked"]["name"] == fastest["name"]
+
+
+def test_a_stage_killed_halfway_is_redone_and_the_report_is_the_same(job):
+    tmp_path, _, _ = job
+    work = tmp_path / "resumed"
+    work.mkdir()
+    shutil.copytree(tmp_path / "work" / "teacher", work / "teacher")  # the same recipe: kept by the rerun
+    teacher_stage = (work / "teacher" / STAGE_FILE).read_text()
+    recipe_file = tmp_path / "resumed.yaml"  # list values hold commas, which --params_override splits on
+    OmegaConf.save(OmegaConf.from_dotlist(overrides(tmp_path, work)), recipe_file)
+    args = ["--task=rte", f"--config_file={recipe_file}"]
+    command = [sys.executable, os.path.join(ROOT, "tools", "compress.py"), *args]
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 300
+    # Halfway: distillation has saved its first best student into its temporary folder.
+    while not any((p / "best" / "manifest.json").exists() for p in work.glob(".distill.partial-*")):
+        assert process.poll() is None and time.time() < deadline, process.stdout.read()[-3000:]
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (work / "distill").exists() and list(work.glob(".distill.partial-*"))
+
+    result = run_tool("compress.py", *args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "[teacher] done before" in result.stdout and "[distill] stage 2/6 starts" in result.stdout
+    assert (work / "teacher" / STAGE_FILE).read_text() == teacher_stage
+    assert not list(work.glob(".distill.partial-*"))
+    resumed, uninterrupted = report_of(work), report_of(tmp_path / "work")
+    assert [(r["name"], r["metrics"]) for r in resumed["benchmark"]["records"]] == [
+        (r["name"], r["metrics"]) for r in uninterrupted["benchmark"]["records"]
+    ]
+    assert [row["step"] for row in resumed["table"]] == [row["step"] for row in uninterrupted["table"]]
+
+
+@pytest.mark.parametrize(
+    "args, pattern",
+    [
+        (["--params_override=compress.colour=red"], r"compress\.colour"),
+        (["--params_override=compress.stages=[teach]"], r"compress\.stages=\['teach'\].*teacher, distill"),
+        (["--stages=distill,polish"], r"--stages: unknown stage\(s\) polish"),
+        (["--teacher=/no/such/teacher"], r"--teacher=/no/such/teacher: no such directory"),
+        (["--preset=slow"], r"--preset=slow: no .*presets/slow\.yaml; presets: quick"),
+        (["--selection_split=dev"], r"compress\.selection_split=dev: task rte has the splits"),
+    ],
+)
+def test_bad_input_is_one_line_naming_the_key_or_path(args, pattern):
+    assert_one_line_error(run_tool("compress.py", "--task=rte", *args), pattern)
+
+
+def test_a_stage_whose_upstream_never_ran_names_it(tmp_path):
+    write_rte(tmp_path / "data")
+    result = run_tool("compress.py", "--task=rte", "--stages=prune", f"--workdir={tmp_path / 'work'}",
+                      f"--data_dir={tmp_path / 'data'}")  # fmt: skip
+    assert_one_line_error(result, r"Stage prune needs stage teacher.*--stages=teacher,prune")

@@ -1,0 +1,51 @@
+"""The whole FastFormers recipe as one job: teacher -> distill -> prune -> export -> benchmark -> select.
+
+  python tools/compress.py --task=rte --preset=quick          # a first look, about 15 minutes on 2 cores
+  python tools/compress.py --task=rte                         # the full recipe of configs/rte.yaml
+  python tools/compress.py --task=sst2 --teacher=runs/sst2/best --stages=distill,prune,export,benchmark,select
+  python tools/compress.py --task=rte --stages=select --max_accuracy_drop=2   # pick again, no re-timing
+
+Each stage writes its own folder under --workdir (default runs/<task>/compress)
+with its resolved recipe, written whole or not at all; a rerun keeps the
+stages that are complete with the same recipe and redoes one that was killed.
+The report (the paper's Table 3 and Figure 3) is <workdir>/select/report.md
+and the pick <workdir>/select/selected, served by tools/predict.py --model=.
+"""
+
+from absl import flags
+
+from fastformers_tf import cli
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("task", None, "Task name, e.g. rte, cb, sst2.", required=True)
+flags.DEFINE_string("workdir", None, "Where the stage folders go (default runs/<task>/compress).")
+flags.DEFINE_string("data_dir", None, "Data directory (default ../shared/data).")
+flags.DEFINE_string("config_file", None, "A YAML recipe applied after configs/<task>.yaml and the preset.")
+flags.DEFINE_string("preset", None, "A recipe of configs/presets/ applied after configs/<task>.yaml, e.g. quick.")
+flags.DEFINE_list("params_override", [], "Dotted overrides, e.g. distill.epochs=1,compress.bench_examples=100.")
+flags.DEFINE_list("stages", None, "Stages to run (default all): teacher, distill, prune, export, benchmark, select.")
+flags.DEFINE_string("teacher", None, "A fine-tuned task model folder: skips fine-tuning the teacher here.")
+flags.DEFINE_float("max_accuracy_drop", None, "Points of the task metric the pick may lose vs the teacher.",
+                   lower_bound=0)  # fmt: skip
+flags.DEFINE_string("selection_split", None, "Split to pick on (default: the report split, and the report says so).")
+
+
+def main(argv):
+    del argv
+    from fastformers_tf.recipe import load_recipe
+
+    overrides = list(FLAGS.params_override)
+    for key, value in (("output_dir", FLAGS.workdir), ("data_dir", FLAGS.data_dir),
+                       ("compress.teacher", FLAGS.teacher), ("compress.max_accuracy_drop", FLAGS.max_accuracy_drop),
+                       ("compress.selection_split", FLAGS.selection_split)):  # fmt: skip
+        if value is not None:
+            overrides.append(f"{key}={value}")
+    recipe = load_recipe(FLAGS.task, FLAGS.config_file, overrides, preset=FLAGS.preset)
+    from fastformers_tf.compress.run import check, compress
+
+    stages = check(recipe, FLAGS.stages)  # before TensorFlow loads
+    compress(recipe, stages)
+
+
+if __name__ == "__main__":
+    cli.run(main)
