@@ -1,6 +1,9 @@
+import os
+
 import pytest
 
-from fastformers_tf.recipe import Recipe, load_recipe, save_recipe
+from fastformers_tf.data import get_task
+from fastformers_tf.recipe import CONFIGS_DIR, STAGES, Recipe, load_recipe, save_recipe
 
 
 def test_override_order(tmp_path):
@@ -36,3 +39,28 @@ def test_bad_config_file_is_named(tmp_path):
     bad.write_text("finetune:\n  warmup: 3\n")
     with pytest.raises(ValueError, match=r"bad\.yaml.*warmup"):
         load_recipe("rte", str(bad))
+
+
+def test_a_preset_sits_between_the_task_file_and_the_config_file(tmp_path):
+    configs = tmp_path / "configs"
+    (configs / "presets").mkdir(parents=True)
+    (configs / "cb.yaml").write_text("finetune:\n  epochs: 7\n  batch_size: 4\n")
+    (configs / "presets" / "fast.yaml").write_text("finetune:\n  epochs: 1\n  learning_rate: 1.0e-4\n")
+    config_file = tmp_path / "mine.yaml"
+    config_file.write_text("finetune:\n  learning_rate: 2.0e-4\n")
+    recipe = load_recipe("cb", str(config_file), configs_dir=str(configs), preset="fast")
+    assert (recipe.finetune.epochs, recipe.finetune.batch_size, recipe.finetune.learning_rate) == (1, 4, 2e-4)
+    with pytest.raises(ValueError, match=r"--preset=slow: no .*slow\.yaml; presets: fast"):
+        load_recipe("cb", configs_dir=str(configs), preset="slow")
+
+
+@pytest.mark.parametrize("preset", [None, "quick"])
+@pytest.mark.parametrize("task", sorted(name[:-5] for name in os.listdir(CONFIGS_DIR) if name.endswith(".yaml")))
+def test_every_task_recipe_and_preset_loads_and_passes_the_job_checks(task, preset):
+    from fastformers_tf.compress.run import check
+
+    recipe = load_recipe(task, preset=preset)
+    assert recipe.task == task
+    eval_split = recipe.distill.eval_split
+    assert eval_split in get_task(task).files and eval_split == recipe.finetune.eval_split
+    assert check(recipe) == list(STAGES)

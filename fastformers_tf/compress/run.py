@@ -154,7 +154,7 @@ class Job:
             self.log(f"[export] {name}: {model_dir}")
             info = export_all(load_model(model_dir), os.path.join(folder, name), load_tokenizer(model_dir), options,
                               source=model_dir)  # fmt: skip
-            exports[name] = {"dir": self.final_path("export", name), "files": info["files"],
+            exports[name] = {"dir": self.final_path("export", name), "model_dir": model_dir, "files": info["files"],
                              "fused_op_counts": info["fused_op_counts"]}  # fmt: skip
         return {"exports": exports}
 
@@ -166,7 +166,7 @@ class Job:
 
         cfg, recipe = self.cfg, self.recipe
         exports = self.records["export"]["exports"]
-        models = {name: path for name, path in self.models().items() if name in exports}
+        models = {name: export["model_dir"] for name, export in exports.items()}  # what the export stage exported
         cores = cfg.threads or len(physical_cores())
         report_split = cfg.report_split or recipe.distill.eval_split
         selection_split = cfg.selection_split or report_split

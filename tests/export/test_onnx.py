@@ -7,7 +7,7 @@ import onnxruntime as ort
 import pytest
 
 from fastformers_tf.export import FusionError, ParityError, check_onnx, export_onnx, optimize_onnx
-from fastformers_tf.models import TextClassifier, from_pretrained
+from fastformers_tf.models import TextClassifier
 from fastformers_tf.prune import PrunePlan, prune
 from tests import tiny
 
@@ -49,15 +49,6 @@ def test_odd_layer_sizes_export_and_fuse(num_heads, head_dim, intermediate_dim, 
     encoder = tiny.randomize(tiny.encoder(num_heads=num_heads, head_dim=head_dim, intermediate_dim=intermediate_dim))
     counts = check_export(TextClassifier(encoder, num_classes=2), tmp_path, [(2, 6)])
     assert counts.get("Attention") == sum(n > 0 for n in num_heads)
-
-
-@pytest.mark.slow
-def test_minilm_exports_and_fuses_every_layer(tmp_path):
-    model = TextClassifier(from_pretrained("all-MiniLM-L6-v2"), num_classes=2)
-    tiny.randomize(model.output_dense)
-    counts = check_export(model, tmp_path, [(2, 16), (1, 40)])
-    assert counts.get("Attention") == 6
-    assert counts.get("BiasGelu") == 6 and counts.get("SkipLayerNormalization") == 13
 
 
 @pytest.mark.parametrize("family, fused_attention", [("roberta", 3), ("mpnet", 0)])
