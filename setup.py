@@ -43,7 +43,7 @@ setup(
         "serve": SERVE_REQUIRES,
         "litert": ["ai-edge-litert>=2.3,<3"],
         # The serving tests run .tflite files in LiteRT, without TensorFlow.
-        "test": ["pytest>=8", "ai-edge-litert>=2.3,<3"],
-        "dev": ["pytest>=8", "ruff>=0.6", "ai-edge-litert>=2.3,<3"],
+        "test": ["pytest>=8", "pytest-xdist>=3.6", "ai-edge-litert>=2.3,<3"],
+        "dev": ["pytest>=8", "pytest-xdist>=3.6", "ruff>=0.6", "ai-edge-litert>=2.3,<3"],
     },
 )

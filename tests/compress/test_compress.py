@@ -33,7 +33,6 @@ def overrides(tmp_path, workdir):
         "distill.max_length=16", "distill.learning_rate=1e-3",
         "compress.prune_target_params=0.6", "prune.allocation=global", "prune.batch_size=4",
         "compress.backends=[keras/fp32,onnx/int8]", "compress.instances=[1,2]", "compress.threads=2",
-        "compress.bench_rounds=2",
     ]  # fmt: skip
 
 
@@ -96,7 +95,7 @@ def test_a_rerun_keeps_finished_stages_and_redoes_what_a_changed_recipe_touches(
     tmp_path, recipe, _ = job
     again = compress(recipe, verbose=0)
     assert all(again[stage]["skipped"] for stage in STAGES)
-    more = ["compress.bench_rounds=1", "compress.max_accuracy_drop=50", "compress.selection_split=train"]
+    more = ["compress.bench_rounds=2", "compress.max_accuracy_drop=50", "compress.selection_split=train"]
     changed = load_recipe("rte", params_override=[*overrides(tmp_path, tmp_path / "work"), *more])
     records = compress(changed, stages=["benchmark", "select"], verbose=0)  # the upstream stages read from disk
     assert not records["benchmark"]["skipped"] and not records["select"]["skipped"]
