@@ -59,15 +59,19 @@ def table_rows(records, models, examples, price_per_hour, instance_cores):
     return rows
 
 
-def pick(records, reference, max_drop_points, metrics_key="selection_metrics"):
+def within_budget(record, floor):
+    """Whether `record` is a way to serve (not the padded baseline) whose selection metric reaches `floor`."""
+    return record["padding"] == "dynamic" and main_metric(record["selection_metrics"])[1] >= floor - 1e-9
+
+
+def pick(records, reference, max_drop_points):
     """`(fastest record within budget, reference metric, floor)`: the lowest batch-1 time among the candidates
     whose main metric (on the selection split) is at most `max_drop_points` below `reference`'s.
     The baseline (padded to the max length) is not a way to serve, so it is not a candidate.
     """
-    _, ref = main_metric(reference[metrics_key])
+    _, ref = main_metric(reference["selection_metrics"])
     floor = ref - max_drop_points / 100
-    within = [r for r in records if r["padding"] == "dynamic" and main_metric(r[metrics_key])[1] >= floor - 1e-9]
-    return min(within, key=lambda r: r["split_s"]), ref, floor
+    return min((r for r in records if within_budget(r, floor)), key=lambda r: r["split_s"]), ref, floor
 
 
 def _pct(value):
@@ -116,7 +120,7 @@ def markdown(report):
     for r in b["records"]:
         mark = " **(picked)**" if r["name"] == sel["picked"]["name"] else ""
         selection = main_metric(r["selection_metrics"])[1]
-        within = "not a candidate" if r["padding"] == "max" else "yes" if selection >= sel["floor"] - 1e-9 else "no"
+        within = "not a candidate" if r["padding"] == "max" else "yes" if within_budget(r, sel["floor"]) else "no"
         lines.append(f"| {r['name']}{mark} | {r['ms_per_query']:.2f} | {base / r['split_s']:.2f}x | "
                      f"{_pct(main_metric(r['metrics'])[1])} |" + ("" if same else f" {_pct(selection)} |")
                      + f" {within} |")  # fmt: skip

@@ -227,8 +227,7 @@ class Job:
         baseline = records[0]  # the teacher padded to the max length: the same outputs as the teacher served as is
         picked, ref, floor = reports.pick(records, baseline, cfg.max_accuracy_drop)
         metric, value = reports.main_metric(picked["selection_metrics"])
-        within = sum(1 for r in records if r["padding"] == "dynamic"
-                     and reports.main_metric(r["selection_metrics"])[1] >= floor - 1e-9)  # fmt: skip
+        within = sum(reports.within_budget(r, floor) for r in records)
         line = (
             f"Picked {picked['name']}: {picked['ms_per_query']:.2f} ms/query at batch 1, "
             f"{baseline['split_s'] / picked['split_s']:.1f}x faster than the baseline; {metric} "
