@@ -55,9 +55,22 @@ def _main(main, argv):
         _fail(one_line(e) + " (--debug shows the traceback)", 1)
 
 
-def run(main):
-    """`absl.app.run(main)` with quiet start-up and one-line errors."""
-    app.run(functools.partial(_main, main))
+def run(main, pass_unknown_flags=False):
+    """`absl.app.run(main)` with quiet start-up and one-line errors.
+
+    With `pass_unknown_flags`, flags this tool does not define reach `main` in
+    `argv` (e.g. Beam's pipeline options) instead of being refused.
+    """
+    app.run(
+        functools.partial(_main, main), flags_parser=_parse_known if pass_unknown_flags else app.parse_flags_with_usage
+    )
+
+
+def _parse_known(argv):
+    try:
+        return FLAGS(argv, known_only=True)
+    except flags.Error as e:
+        _fail(one_line(e), 2)
 
 
 # === Shared flags ===

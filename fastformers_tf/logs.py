@@ -14,7 +14,7 @@ import sys
 import warnings
 
 QUIET_ENV = "FASTFORMERS_QUIET"
-NOISY_LOGGERS = ("tensorflow", "tf2onnx", "onnxruntime", "transformers", "h5py", "absl")
+NOISY_LOGGERS = ("tensorflow", "tf2onnx", "onnxruntime", "transformers", "h5py", "absl", "apache_beam")
 
 
 def is_quiet():

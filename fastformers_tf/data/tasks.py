@@ -45,22 +45,22 @@ FORMATS = {"csv": read_csv, "tsv": read_tsv, "jsonl": read_jsonl}
 # === Row helpers ===
 
 
-class _RowError(Exception):
-    """A bad row; `_read` adds the file and line and raises it as a `DataError`."""
+class RowError(Exception):
+    """A bad row; `_read` adds the file and line and raises it as a `DataError` (batch scoring dead-letters it)."""
 
 
 def _field(row, key):
     if not isinstance(row, dict) or key not in row:
-        raise _RowError(f"missing field {key!r}")
+        raise RowError(f"missing field {key!r}")
     return row[key]
 
 
 def _text(row, key, allow_empty=False):
     value = _field(row, key)
     if not isinstance(value, str):
-        raise _RowError(f"expected text in field {key!r}, got {value!r}")
+        raise RowError(f"expected text in field {key!r}, got {value!r}")
     if not value.strip() and not allow_empty:
-        raise _RowError(f"empty text in field {key!r}")
+        raise RowError(f"empty text in field {key!r}")
     return value
 
 
@@ -75,7 +75,7 @@ def _label(row, key, names):
         return None
     name = _label_name(row[key])
     if name not in names:
-        raise _RowError(f"unknown label {row[key]!r} in field {key!r}; expected one of {list(names)}")
+        raise RowError(f"unknown label {row[key]!r} in field {key!r}; expected one of {list(names)}")
     return names.index(name)
 
 
@@ -85,7 +85,7 @@ def _read(path, split, rows, make):
     for n, (line, row) in enumerate(rows(path)):
         try:
             new = make(row, split, n, f"{path}:{line}")
-        except _RowError as e:
+        except RowError as e:
             raise data_error(path, line, str(e)) from None
         for example in new:
             if labeled is None:
@@ -161,7 +161,7 @@ def _copa(row, split, n, where):
     # The question type goes into text_a so that one binary classifier scores causes and effects.
     idx, question = _field(row, "idx"), _field(row, "question")
     if question not in ("cause", "effect"):
-        raise _RowError(f"unknown question {question!r}; expected 'cause' or 'effect'")
+        raise RowError(f"unknown question {question!r}; expected 'cause' or 'effect'")
     premise = f"{_text(row, 'premise')} What was the {question}?"
     choices = [_text(row, "choice1"), _text(row, "choice2")]
     answer = _label(row, "label", ("0", "1"))
@@ -205,17 +205,17 @@ def _record(row, split, n, where):
     for entity in _field(passage, "entities"):
         start, end = _field(entity, "start"), _field(entity, "end")
         if not (isinstance(start, int) and isinstance(end, int) and 0 <= start <= end < len(text)):
-            raise _RowError(f"entity [{start}, {end}] outside the passage ({len(text)} characters)")
+            raise RowError(f"entity [{start}, {end}] outside the passage ({len(text)} characters)")
         name = text[start : end + 1]  # ReCoRD's `end` is inclusive
         if name not in entities:
             entities.append(name)
     if not entities:
-        raise _RowError("passage has no entities")
+        raise RowError("passage has no entities")
     examples = []
     for qa in _field(row, "qas"):
         q, query = _field(qa, "idx"), _text(qa, "query")
         if "@placeholder" not in query:
-            raise _RowError(f"query {q} has no @placeholder")
+            raise RowError(f"query {q} has no @placeholder")
         answers = [_text(answer, "text") for answer in qa["answers"]] if "answers" in qa else None
         for k, name in enumerate(entities):
             label = None if answers is None else int(name in answers)
@@ -234,7 +234,7 @@ def _record(row, split, n, where):
 
 def _char_span(text, start, end, segment, name):
     if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text)):
-        raise _RowError(f"{name} [{start}, {end}) outside its text ({len(text)} characters)")
+        raise RowError(f"{name} [{start}, {end}) outside its text ({len(text)} characters)")
     return (segment, start, end)
 
 
@@ -262,7 +262,7 @@ def _word_span(text, words, index, span_text, name, where):
     logged with the file and line.
     """
     if not isinstance(index, int):
-        raise _RowError(f"{name}_index must be an int, got {index!r}")
+        raise RowError(f"{name}_index must be an int, got {index!r}")
     count = len(span_text.split())
 
     def matches(i):
@@ -289,7 +289,7 @@ def _word_span(text, words, index, span_text, name, where):
                 found,
             )
         else:
-            raise _RowError(f"{name}_index {index} + {count} words is past the end of the text ({len(words)} words)")
+            raise RowError(f"{name}_index {index} + {count} words is past the end of the text ({len(words)} words)")
     start, end = words[index].start(), words[index + count - 1].end()
     while end - start > 1 and text[end - 1] in string.punctuation:
         end -= 1  # "them," pools "them"
@@ -320,6 +320,11 @@ def read_trec(path):
         if not match:
             raise data_error(path, number, f"expected 'COARSE:fine question', got {line[:40]!r}")
         yield number, {"label": match[1], "fine": f"{match[1]}:{match[2]}", "text": match[3]}
+
+
+def row_texts(row, text_column, text_pair_column=None):
+    """`(text_a, text_b or None)` of a generic task's row; `RowError` when a column is missing or empty."""
+    return _text(row, text_column), _text(row, text_pair_column) if text_pair_column else None
 
 
 def make_generic_task(
@@ -366,8 +371,7 @@ def make_generic_task(
     labels = tuple(labels)
 
     def make(row, split, n, where):
-        text_a = _text(row, text_column)
-        text_b = _text(row, text_pair_column) if text_pair_column else None
+        text_a, text_b = row_texts(row, text_column, text_pair_column)
         return [Example(f"{split}-{n}", text_a, text_b, _label(row, label_column, labels), meta={"idx": n})]
 
     return Task(name, labels, dict(files), _reader(make, rows), "classification", classification_metric(*metrics))
