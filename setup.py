@@ -8,6 +8,10 @@ def requirements(name):
         return [line.split("#")[0].strip() for line in f if line.split("#")[0].strip()]
 
 
+# Batch scoring on Apache Beam (tools/score.py). Beam 2.77 wants protobuf < 7 and
+# TensorFlow 2.21 >= 6.31.1: both hold with 6.33.
+BEAM_REQUIRES = ["apache-beam>=2.77,<3", "protobuf>=6.31.1,<7"]
+
 # What serving an export needs. `./install.sh serve` installs only these (the
 # package with --no-deps), since an extra cannot drop TensorFlow from the base.
 SERVE_REQUIRES = requirements("requirements-serve.txt")
@@ -42,8 +46,9 @@ setup(
     extras_require={
         "serve": SERVE_REQUIRES,
         "litert": ["ai-edge-litert>=2.3,<3"],
-        # The serving tests run .tflite files in LiteRT, without TensorFlow.
-        "test": ["pytest>=8", "pytest-xdist>=3.6", "ai-edge-litert>=2.3,<3"],
-        "dev": ["pytest>=8", "pytest-xdist>=3.6", "ruff>=0.6", "ai-edge-litert>=2.3,<3"],
+        "beam": BEAM_REQUIRES,
+        # The serving tests run .tflite files in LiteRT, without TensorFlow; the Beam tests run tools/score.py.
+        "test": ["pytest>=8", "pytest-xdist>=3.6", "ai-edge-litert>=2.3,<3", *BEAM_REQUIRES],
+        "dev": ["pytest>=8", "pytest-xdist>=3.6", "ruff>=0.6", "ai-edge-litert>=2.3,<3", *BEAM_REQUIRES],
     },
 )

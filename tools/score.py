@@ -39,7 +39,9 @@ flags.DEFINE_integer("threads", None, "Threads per model copy (default: physical
 flags.DEFINE_integer("batch_size", 32, "Rows per padded forward pass.", lower_bound=1)
 flags.DEFINE_integer("max_batch_size", 256, "Rows per Beam batch (one run_inference call).", lower_bound=1)
 flags.DEFINE_integer("max_length", None, "Tokens kept per text (default: 128, or the model's limit).", lower_bound=1)
-flags.DEFINE_list("length_buckets", None, "Batch rows of similar length: character boundaries, e.g. 64,128,256.")
+flags.DEFINE_list(
+    "length_buckets", None, "Batch rows of similar length: character boundaries, e.g. 64,128,256 (stateful batching)."
+)
 
 
 def main(argv):
@@ -60,7 +62,12 @@ def main(argv):
         FLAGS.batch_size, max_batch_size=FLAGS.max_batch_size, length_buckets=buckets,
     )  # fmt: skip
     read = ReadRows(FLAGS.format, FLAGS.text_column, FLAGS.text_pair_column, FLAGS.id_column, FLAGS.header)
-    pipeline = beam.Pipeline(options=PipelineOptions(argv[1:]))
+    options = argv[1:]
+    if buckets and not any(arg.startswith("--runner") for arg in options):
+        # Length buckets are stateful batching with timers, which the local DirectRunner's
+        # bundle-based fallback fails on; the FnApiRunner (the DirectRunner's usual engine) runs it.
+        options.append("--runner=FnApiRunner")
+    pipeline = beam.Pipeline(options=PipelineOptions(options))
     _, dead_path = score_files(pipeline, FLAGS.input, FLAGS.output, handler, read)
     result = pipeline.run()
     result.wait_until_finish()

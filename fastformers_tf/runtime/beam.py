@@ -109,6 +109,8 @@ class ExportModelHandler(ModelHandler):
         check_positive("max_batch_size", max_batch_size)
         if min_batch_size > max_batch_size:
             raise ArgumentError(f"min_batch_size={min_batch_size} exceeds max_batch_size={max_batch_size}.")
+        if not os.path.exists(model):
+            raise FileNotFoundError(f"{model}: no such exported file or export directory.")
         backend = infer_backend(model) if backend == "auto" else backend
         if backend not in ("onnx", "tflite"):
             raise ArgumentError(
@@ -270,7 +272,9 @@ def prediction_record(result):
 def failed_rows(failure):
     """Dead-letter records of every row of a batch whose inference raised."""
     batch, error = failure
-    message = f"inference failed: {type(error).__name__}: {error}"
+    # Beam passes (exception type, repr of the exception, traceback lines).
+    described = error[1] if isinstance(error, tuple) and len(error) > 1 else f"{type(error).__name__}({str(error)!r})"
+    message = f"inference failed: {described}"
     return [dead_letter(row.file, row.line, message) for row in batch]
 
 
