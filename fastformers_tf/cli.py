@@ -85,6 +85,17 @@ def define_recipe_flags(stage):
     flags.DEFINE_list("params_override", [], f"Dotted overrides, e.g. {stage}.epochs=2,{stage}.learning_rate=1e-4.")
 
 
+def define_strategy_flag():
+    """`--strategy`: the tf.distribute strategy a training tool runs under (the recipe's `strategy`)."""
+    from fastformers_tf.recipe import STRATEGIES
+
+    flags.DEFINE_enum(
+        "strategy", None, STRATEGIES,
+        "tf.distribute: default (one device), mirrored (this machine's GPUs), multi_worker (the cluster in "
+        "TF_CONFIG; run the same command on every worker). Batch sizes are global.",
+    )  # fmt: skip
+
+
 def recipe_overrides(*keys):
     """`--params_override`, then `key=value` for each dotted recipe key whose flag (its last part) is set."""
     overrides = list(FLAGS.params_override)

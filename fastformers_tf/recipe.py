@@ -151,6 +151,9 @@ STAGES = ("teacher", "distill", "prune", "export", "benchmark", "select")
 CANDIDATE_BACKENDS = ("keras/fp32", "onnx/fp32", "onnx/int8", "tflite/fp32", "tflite/int8")
 
 
+STRATEGIES = ("default", "mirrored", "multi_worker")
+
+
 @dataclasses.dataclass
 class Recipe:
     task: str = "rte"
@@ -159,6 +162,9 @@ class Recipe:
     output_dir: str = ""  # "" -> runs/<task>
     cache_dir: str = ""  # tokenized features; "" -> ~/.cache/fastformers_tf/features
     seed: int = 42
+    # tf.distribute for fine-tuning and distillation: default | mirrored | multi_worker (TF_CONFIG).
+    # Batch sizes are global, whatever the number of replicas.
+    strategy: str = "default"
     finetune: FinetuneConfig = dataclasses.field(default_factory=FinetuneConfig)
     distill: DistillConfig = dataclasses.field(default_factory=DistillConfig)
     prune: PruneConfig = dataclasses.field(default_factory=PruneConfig)
@@ -200,6 +206,7 @@ _TRAINING_RANGES = {
 }
 _RANGES = {
     "seed": (lambda v: v >= 0, ">= 0"),
+    "strategy": (lambda v: v in STRATEGIES, f"one of {', '.join(STRATEGIES)}"),
     **{f"{stage}.{key}": check for stage in ("finetune", "distill") for key, check in _TRAINING_RANGES.items()},
     "distill.keep_layers": (lambda v: all(isinstance(i, int) and i >= 0 for i in v), "a list of layer indices >= 0"),
     "distill.num_layers": (lambda v: v >= 0, ">= 0 (0: as the student model)"),

@@ -13,6 +13,7 @@ from absl import app, flags
 from fastformers_tf import cli
 
 FLAGS = flags.FLAGS
+cli.define_strategy_flag()
 cli.define_recipe_flags("distill")
 flags.DEFINE_string("teacher", None, "The fine-tuned teacher's model folder (e.g. runs/rte/best).")
 flags.DEFINE_string("student", None, "Student: a packaged name, checkpoint or model folder.")
@@ -22,7 +23,7 @@ flags.DEFINE_multi_string("transfer", None, "Extra transfer sources: split:NAME,
 
 
 def _overrides():
-    overrides = cli.recipe_overrides("distill.teacher", "distill.student", "distill.activation")
+    overrides = cli.recipe_overrides("distill.teacher", "distill.student", "distill.activation", "strategy")
     if FLAGS.keep_layers is not None:
         bad = [v for v in FLAGS.keep_layers if not v.strip().isdigit()]
         if bad:

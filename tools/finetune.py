@@ -11,6 +11,7 @@ from absl import flags
 from fastformers_tf import cli
 
 FLAGS = flags.FLAGS
+cli.define_strategy_flag()
 cli.define_recipe_flags("finetune")
 flags.DEFINE_string("model", None, "Pretrained model name or directory (overrides the recipe).")
 
@@ -20,7 +21,7 @@ def main(argv):
     from fastformers_tf.recipe import load_recipe
 
     # Validated before TensorFlow loads.
-    recipe = load_recipe(FLAGS.task, FLAGS.config_file, cli.recipe_overrides("model"))
+    recipe = load_recipe(FLAGS.task, FLAGS.config_file, cli.recipe_overrides("model", "strategy"))
     from fastformers_tf.train.finetune import finetune
 
     summary = finetune(recipe)

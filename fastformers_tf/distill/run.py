@@ -25,6 +25,7 @@ from fastformers_tf.models.encoder import encoder_of
 from fastformers_tf.models.pretrained import from_pretrained, load_tokenizer
 from fastformers_tf.models.task_model import TaskModel
 from fastformers_tf.recipe import RecipeError, save_recipe, validate
+from fastformers_tf.train.distribute import best_dir, distributed, is_chief, make_strategy, worker_folder
 from fastformers_tf.train.finetune import KeepBest
 from fastformers_tf.train.optim import adamw
 from fastformers_tf.train.tasks import TaskData, build_task_model
@@ -121,14 +122,17 @@ def distill(recipe, verbose=1):
     cfg = validate(recipe).distill
     if not cfg.teacher:
         raise RecipeError("distill.teacher is empty: pass --teacher=DIR, a fine-tuned task model folder.")
+    strategy = make_strategy(recipe.strategy)  # first: a multi-worker strategy configures TensorFlow's runtime
+    chief = is_chief(strategy)
     keras.utils.set_random_seed(recipe.seed)
     task = get_task(recipe.task)
     output_dir = recipe.resolved_output_dir()
     cache_dir = recipe.resolved_cache_dir()
 
-    teacher = load_teacher(cfg.teacher, task)
+    with strategy.scope():  # the models' variables live on every replica
+        teacher = load_teacher(cfg.teacher, task)
+        student, student_tokenizer, made = build_student(cfg, task, recipe.seed)
     teacher_tokenizer = load_tokenizer(cfg.teacher)
-    student, student_tokenizer, made = build_student(cfg, task, recipe.seed)
     shared_tokenizer = same_tokenizer(teacher_tokenizer, student_tokenizer)
     intermediate = cfg.hidden_weight > 0 or cfg.attention_weight > 0
     if intermediate and not shared_tokenizer:
@@ -187,20 +191,22 @@ def distill(recipe, verbose=1):
     data = _joined([student_side for student_side, _ in sides])
     dataset = data.dataset(student, cfg.batch_size, cfg.bucket_window, recipe.seed,
                            extra={TEACHER_LOGITS: np.concatenate(all_logits)})  # fmt: skip
+    dataset = distributed(dataset)
     total_steps = cfg.epochs * int(dataset.cardinality())
-    distiller = Distiller(
-        teacher if intermediate else None,
-        student,
-        temperature=cfg.temperature,
-        alpha=cfg.alpha,
-        hidden_weight=cfg.hidden_weight,
-        attention_weight=cfg.attention_weight,
-        hidden_loss=cfg.hidden_loss,
-        attention_loss=cfg.attention_loss,
-        layer_map=list(cfg.layer_map) or None,
-    )
-    distiller.compile(optimizer=adamw(cfg.learning_rate, total_steps, cfg.warmup_ratio, cfg.weight_decay))
-    keep_best = KeepBest(evals, os.path.join(output_dir, "best"), student_tokenizer, cfg.eval_batch_size, recipe,
+    with strategy.scope():
+        distiller = Distiller(
+            teacher if intermediate else None,
+            student,
+            temperature=cfg.temperature,
+            alpha=cfg.alpha,
+            hidden_weight=cfg.hidden_weight,
+            attention_weight=cfg.attention_weight,
+            hidden_loss=cfg.hidden_loss,
+            attention_loss=cfg.attention_loss,
+            layer_map=list(cfg.layer_map) or None,
+        )
+        distiller.compile(optimizer=adamw(cfg.learning_rate, total_steps, cfg.warmup_ratio, cfg.weight_decay))
+    keep_best = KeepBest(evals, best_dir(output_dir, chief), student_tokenizer, cfg.eval_batch_size, recipe,
                          target=distiller.plain_student)  # fmt: skip
     epoch_times = EpochTimes()
     tensorboard = keras.callbacks.TensorBoard(log_dir=os.path.join(output_dir, "logs"))
@@ -208,8 +214,11 @@ def distill(recipe, verbose=1):
     print(f"{task.name}: student {made['layers']}L/{made['hidden_dim']} from {cfg.student}; transfer {sizes}; "
           f"{len(evals)} {cfg.eval_split} examples, {total_steps} steps")  # fmt: skip
     start = time.time()
-    distiller.fit(dataset, epochs=cfg.epochs, callbacks=[epoch_times, keep_best, tensorboard], verbose=verbose)
+    with worker_folder(keep_best.directory, chief):
+        distiller.fit(dataset, epochs=cfg.epochs, callbacks=[epoch_times, keep_best, tensorboard], verbose=verbose)
     wall_clock = time.time() - start
+    if not chief:  # the chief reports and writes
+        return {"task": task.name, "teacher": cfg.teacher, "student": made, "wall_clock_s": round(wall_clock, 1)}
 
     # === Report: each source's agreement with the teacher, for the best student ===
     from fastformers_tf.models.saving import load_model

@@ -322,7 +322,9 @@ def score_files(pipeline, pattern, prefix, handler, read_rows=None):
         | "Open" >> fileio.ReadMatches()
         | "Read" >> beam.ParDo(read_rows or ReadRows()).with_outputs(DEAD_LETTER, main="rows")
     )
-    results, failures = rows.rows | "Classify" >> RunInference(handler).with_exception_handling()
+    # A file is read by one worker; the reshuffle spreads its rows over every worker before inference.
+    spread = rows.rows | "Spread" >> beam.Reshuffle()
+    results, failures = spread | "Classify" >> RunInference(handler).with_exception_handling()
     predictions = results | "Records" >> beam.Map(prediction_record)
     every_file = files | "EveryFile" >> beam.Map(lambda path: (path, None))
     written = (

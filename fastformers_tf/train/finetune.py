@@ -12,6 +12,7 @@ from fastformers_tf.models.pretrained import from_pretrained, load_tokenizer
 from fastformers_tf.models.saving import save_model
 from fastformers_tf.recipe import RecipeError, recipe_yaml, save_recipe, validate
 from fastformers_tf.runtime.keras_predictor import KerasPredictor
+from fastformers_tf.train.distribute import best_dir, distributed, is_chief, make_strategy, worker_folder
 from fastformers_tf.train.optim import adamw
 from fastformers_tf.train.tasks import TaskData, build_task_model
 
@@ -53,7 +54,7 @@ class KeepBest(keras.callbacks.Callback):
         )
 
 
-def finetune(recipe, verbose=1):
+def finetune(recipe, verbose=1, callbacks=()):
     """Fine-tunes `recipe.model` on `recipe.task`; returns the run summary.
 
     Writes to the output directory: `best/` (best model by the task's main
@@ -61,41 +62,48 @@ def finetune(recipe, verbose=1):
     `logs/` (TensorBoard), and at the end `recipe.yaml` (resolved recipe) and
     `metrics.json` (per-epoch metrics, best, wall-clock). Everything is
     validated (recipe, model, data) before anything is written, so a rerun
-    that fails early leaves the previous run's files as they were.
+    that fails early leaves the previous run's files as they were. Under
+    `recipe.strategy` the model and optimizer live on every replica, and only
+    the chief writes; `callbacks` join `fit`'s.
     """
     cfg = validate(recipe).finetune
+    strategy = make_strategy(recipe.strategy)  # first: a multi-worker strategy configures TensorFlow's runtime
+    chief = is_chief(strategy)
     keras.utils.set_random_seed(recipe.seed)
     task = get_task(recipe.task)
     output_dir = recipe.resolved_output_dir()
     tokenizer = load_tokenizer(recipe.model)
-    encoder = encoder_of(from_pretrained(recipe.model))
-    if cfg.max_length > encoder.config.max_tokens:
-        raise RecipeError(
-            f"finetune.max_length={cfg.max_length} exceeds the {encoder.config.max_tokens} tokens {recipe.model}'s "
-            "position table covers."
-        )
-    encoder = encoder.with_options(dropout=cfg.dropout, attention_dropout=cfg.dropout)
     data_args = dict(
         data_dir=recipe.resolved_data_dir(),
         tokenizer=tokenizer,
         max_length=cfg.max_length,
         cache_dir=recipe.resolved_cache_dir(),
     )
-    train = TaskData(task, cfg.train_split, max_examples=cfg.max_train_examples, seed=recipe.seed, **data_args)
-    evals = TaskData(task, cfg.eval_split, **data_args)
-    model = build_task_model(task, encoder, cfg.dropout, cfg.pooling)
-    dataset = train.dataset(model, cfg.batch_size, cfg.bucket_window, recipe.seed)
-    total_steps = cfg.epochs * int(dataset.cardinality())
-    model.compile(
-        optimizer=adamw(cfg.learning_rate, total_steps, cfg.warmup_ratio, cfg.weight_decay),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
-    keep_best = KeepBest(evals, os.path.join(output_dir, "best"), tokenizer, cfg.eval_batch_size, recipe)
-    tensorboard = keras.callbacks.TensorBoard(log_dir=os.path.join(output_dir, "logs"))
-    print(f"{task.name}: {len(train)} train / {len(evals)} {cfg.eval_split} examples, {total_steps} steps")
+    with strategy.scope():  # the model's and the optimizer's variables live on every replica
+        encoder = encoder_of(from_pretrained(recipe.model))
+        if cfg.max_length > encoder.config.max_tokens:
+            raise RecipeError(
+                f"finetune.max_length={cfg.max_length} exceeds the {encoder.config.max_tokens} tokens "
+                f"{recipe.model}'s position table covers."
+            )
+        encoder = encoder.with_options(dropout=cfg.dropout, attention_dropout=cfg.dropout)
+        train = TaskData(task, cfg.train_split, max_examples=cfg.max_train_examples, seed=recipe.seed, **data_args)
+        evals = TaskData(task, cfg.eval_split, **data_args)
+        model = build_task_model(task, encoder, cfg.dropout, cfg.pooling)
+        dataset = distributed(train.dataset(model, cfg.batch_size, cfg.bucket_window, recipe.seed))
+        total_steps = cfg.epochs * int(dataset.cardinality())
+        model.compile(
+            optimizer=adamw(cfg.learning_rate, total_steps, cfg.warmup_ratio, cfg.weight_decay),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+        )
+    keep_best = KeepBest(evals, best_dir(output_dir, chief), tokenizer, cfg.eval_batch_size, recipe)
+    tensorboard = keras.callbacks.TensorBoard(log_dir=os.path.join(output_dir, "logs"))  # other workers: a temp dir
+    replicas = f", {strategy.num_replicas_in_sync} replicas" if strategy.num_replicas_in_sync > 1 else ""
+    print(f"{task.name}: {len(train)} train / {len(evals)} {cfg.eval_split} examples, {total_steps} steps{replicas}")
     start = time.time()
-    model.fit(dataset, epochs=cfg.epochs, callbacks=[keep_best, tensorboard], verbose=verbose)
+    with worker_folder(keep_best.directory, chief):
+        model.fit(dataset, epochs=cfg.epochs, callbacks=[keep_best, tensorboard, *callbacks], verbose=verbose)
     summary = {
         "task": task.name,
         "model": recipe.model,
@@ -108,6 +116,7 @@ def finetune(recipe, verbose=1):
         "wall_clock_s": round(time.time() - start, 1),
         "threads": tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count(),
     }
-    write_json(os.path.join(output_dir, "metrics.json"), summary)
-    save_recipe(recipe, os.path.join(output_dir, "recipe.yaml"))
+    if chief:
+        write_json(os.path.join(output_dir, "metrics.json"), summary)
+        save_recipe(recipe, os.path.join(output_dir, "recipe.yaml"))
     return summary
