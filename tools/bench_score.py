@@ -1,0 +1,86 @@
+"""Rows per second of batch scoring on Beam (`tools/score.py`) against `tools/predict.py`, on the same texts.
+
+  python tools/bench_score.py --model=runs/sst2/export --precision=int8 \
+      --input_file=texts.txt --rounds=2
+
+Runs each command as a user would (a new process each, start-up included),
+the commands taking turns for `--rounds` rounds, and prints each one's
+wall-clock and rows/s and its ratio to `predict.py --instances=<cores>
+--threads=1`, measured in the same run. The texts are one per line; blank
+lines are not rows.
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+from absl import flags
+
+from fastformers_tf import cli
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("model", None, "Export directory (ONNX or TFLite).", required=True)
+flags.DEFINE_enum("precision", None, ["fp32", "int8", "fp16"], "Which file of the export (default: its own).")
+flags.DEFINE_string("input_file", None, "A UTF-8 file with one text per line.", required=True)
+flags.DEFINE_integer("rounds", 2, "Rounds of turns.", lower_bound=1)
+
+TOOLS = os.path.dirname(os.path.abspath(__file__))
+
+
+def commands(cores, output):
+    model = [f"--model={FLAGS.model}"] + ([f"--precision={FLAGS.precision}"] if FLAGS.precision else [])
+    predict = [sys.executable, os.path.join(TOOLS, "predict.py"), *model, f"--input_file={FLAGS.input_file}"]
+    score = [sys.executable, os.path.join(TOOLS, "score.py"), *model, f"--input={FLAGS.input_file}"]
+    return {
+        f"predict.py --instances={cores} --threads=1": [*predict, f"--instances={cores}", "--threads=1"],
+        f"predict.py --threads={cores}": [*predict, f"--threads={cores}"],
+        f"score.py (1 copy x {cores} threads)": [*score, f"--output={output}/a", f"--threads={cores}"],
+        f"score.py --direct_num_workers={cores} (processes x 1 thread)": [
+            *score,
+            f"--output={output}/b",
+            "--threads=1",
+            f"--direct_num_workers={cores}",
+            "--direct_running_mode=multi_processing",
+        ],  # fmt: skip
+        f"score.py --model_copies={cores} --threads=1": [
+            *score,
+            f"--output={output}/c",
+            "--threads=1",
+            f"--model_copies={cores}",
+        ],  # fmt: skip
+    }
+
+
+def main(argv):
+    del argv
+    from fastformers_tf.cpu import cpu_name
+    from fastformers_tf.data.readers import read_lines
+    from fastformers_tf.runtime import physical_cores
+
+    rows = sum(1 for _ in read_lines(FLAGS.input_file))
+    cores = len(physical_cores())
+    seconds = {}
+    with tempfile.TemporaryDirectory() as output:
+        runs = commands(cores, output)
+        for round_ in range(1, FLAGS.rounds + 1):
+            for name, command in runs.items():
+                start = time.perf_counter()
+                result = subprocess.run(command, capture_output=True, text=True)
+                elapsed = time.perf_counter() - start
+                if result.returncode != 0:
+                    raise RuntimeError(f"{name} failed: {result.stderr.strip().splitlines()[-1:]}")
+                seconds.setdefault(name, []).append(elapsed)
+                print(f"round {round_}: {name}: {elapsed:.1f} s", flush=True)
+    baseline = min(seconds[next(iter(seconds))])
+    print(
+        f"\n{rows} rows; {cpu_name()}, {cores} physical cores; best of {FLAGS.rounds} round(s), start-up included"
+    )
+    for name, times in seconds.items():
+        best = min(times)
+        print(f"{best:8.1f} s {rows / best:8.0f} rows/s  {best / baseline:5.2f}x the time of the first  {name}")
+
+
+if __name__ == "__main__":
+    cli.run(main)
