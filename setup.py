@@ -42,6 +42,11 @@ setup(
         "matplotlib>=3.8",  # the pruning sweep and benchmark plots
         "omegaconf>=2.3,<3",
         "tensorboard>=2.20",  # TensorFlow 2.21 no longer depends on it; tf.summary needs it
+        # tools/serve.py and tools/load_test.py (also in requirements-serve.txt)
+        "starlette>=0.40,<2",
+        "uvicorn>=0.30,<1",
+        "prometheus-client>=0.20,<1",
+        "httpx>=0.27,<1",
     ],
     extras_require={
         "serve": SERVE_REQUIRES,

@@ -14,7 +14,7 @@ import sys
 import warnings
 
 QUIET_ENV = "FASTFORMERS_QUIET"
-NOISY_LOGGERS = ("tensorflow", "tf2onnx", "onnxruntime", "transformers", "h5py", "absl", "apache_beam")
+NOISY_LOGGERS = ("tensorflow", "tf2onnx", "onnxruntime", "transformers", "h5py", "absl", "apache_beam", "httpx", "httpcore")
 
 
 def is_quiet():
@@ -29,6 +29,8 @@ def quiet(enabled=True):
     os.environ[QUIET_ENV] = "1"
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    # "None of PyTorch, TensorFlow >= 2.0, or Flax have been found": expected in the serving install.
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)
     for category in (DeprecationWarning, FutureWarning, UserWarning):

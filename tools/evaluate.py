@@ -48,7 +48,7 @@ def main(argv):
     from fastformers_tf.data import get_task
     from fastformers_tf.recipe import default_data_dir
     from fastformers_tf.runtime.load import load_predictor
-    from fastformers_tf.train.tasks import TaskData
+    from fastformers_tf.data.task_data import TaskData
 
     task = get_task(FLAGS.task)
     max_length = FLAGS.max_length or training_max_length(FLAGS.model)

@@ -59,6 +59,9 @@ class Task:
             of a SuperGLUE-style submission file.
         submission_file: file name of that submission (e.g. "RTE.jsonl").
         num_spans: spans per example for the "spans" formulation.
+        label_values: the label values in the files when `labels` names
+            them otherwise (SST-2's "0"/"1" for negative/positive); a model
+            trained when the labels were the values still fits the task.
     """
 
     name: str
@@ -70,3 +73,8 @@ class Task:
     predictions: Callable = None
     submission_file: str = None
     num_spans: int = 0
+    label_values: tuple = None
+
+    def has_labels(self, labels):
+        """Whether a model with output `labels` (names, in order) was trained for this task's labels."""
+        return list(labels) in (list(self.labels), list(self.label_values or ()))

@@ -17,6 +17,7 @@ Example:
     >>> examples = task.read(os.path.join(data_dir, task.files["val"]), "val")
 """
 
+import dataclasses
 import logging
 import os
 import re
@@ -337,6 +338,7 @@ def make_generic_task(
     file_format="csv",
     metrics=("accuracy",),
     data_dir=None,
+    label_names=None,
 ):
     """A classification task over files with named columns.
 
@@ -353,6 +355,9 @@ def make_generic_task(
             columns), or a function `rows(path)` yielding `(line_number, dict)`.
         metrics: names for `classification_metric`, main metric first.
         data_dir: only used to infer `labels`.
+        label_names: the name a model and its users see for each label value
+            in the files (e.g. {"0": "negative", "1": "positive"}); None: the
+            values themselves.
 
     Example:
         >>> task = make_generic_task("news", {"train": "news/train.csv"}, "title", "topic",
@@ -368,13 +373,17 @@ def make_generic_task(
         labels = sorted({_label_name(row[label_column]) for _, row in rows(path) if label_column in row})
         if not labels:
             raise DataError(f"{path}: no {label_column!r} values to infer the labels of task {name!r} from.")
-    labels = tuple(labels)
+    values = tuple(labels)
+    if label_names is not None and sorted(label_names) != sorted(values):
+        raise ValueError(f"Task {name!r}: label_names {label_names} do not name exactly the labels {list(values)}.")
+    names = tuple(label_names[v] for v in values) if label_names else values
 
     def make(row, split, n, where):
         text_a, text_b = row_texts(row, text_column, text_pair_column)
-        return [Example(f"{split}-{n}", text_a, text_b, _label(row, label_column, labels), meta={"idx": n})]
+        return [Example(f"{split}-{n}", text_a, text_b, _label(row, label_column, values), meta={"idx": n})]
 
-    return Task(name, labels, dict(files), _reader(make, rows), "classification", classification_metric(*metrics))
+    task = Task(name, names, dict(files), _reader(make, rows), "classification", classification_metric(*metrics))
+    return dataclasses.replace(task, label_values=values) if label_names else task
 
 
 # === Registry ===
@@ -420,10 +429,11 @@ TASKS = {
         # train phrases (89% of its phrases occur inside train phrases), so it is for training and quick checks only.
         make_generic_task("sst2", {"train": "glue/SST-2/train.tsv", "dev": "glue/SST-2/dev.tsv",
                                    "glue_dev": "glue/SST-2/glue_dev.tsv"}, "sentence", "label",
-                          labels=("0", "1"), file_format="tsv"),
+                          labels=("0", "1"), label_names={"0": "negative", "1": "positive"}, file_format="tsv"),
         # The original MSR file only: GLUE's train/dev split of it is not here, so a caller carves out a dev set.
         make_generic_task("mrpc", {"train": "glue/MRPC/msr_paraphrase_train.txt"}, "#1 String", "Quality",
-                          text_pair_column="#2 String", labels=("0", "1"), file_format="tsv",
+                          text_pair_column="#2 String", labels=("0", "1"),
+                          label_names={"0": "not_equivalent", "1": "equivalent"}, file_format="tsv",
                           metrics=("f1", "accuracy")),
         make_generic_task("trec", {"train": "extra/TREC/train.txt", "test": "extra/TREC/test.txt"}, "text", "label",
                           labels=TREC_LABELS, file_format=read_trec),

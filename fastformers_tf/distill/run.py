@@ -42,7 +42,7 @@ def load_teacher(path, task, flag="--teacher"):
             "fine-tune one first (tools/finetune.py) and pass its best/ folder."
         )
     labels = list(model.labels or [])
-    if labels and labels != list(task.labels) or model.output.shape[-1] != len(task.labels):
+    if labels and not task.has_labels(labels) or model.output.shape[-1] != len(task.labels):
         raise ArgumentError(
             f"{flag}={path} has {model.output.shape[-1]} labels {labels}; task {task.name} has "
             f"{len(task.labels)} {list(task.labels)}."

@@ -1,17 +1,13 @@
 """Task models and task data: the glue between `fastformers_tf.data` and Keras."""
 
-import os
-
 import numpy as np
 
 from fastformers_tf.backend import tf
-from fastformers_tf.data.batching import batch_order, cached_features, pad_batch
-from fastformers_tf.data.examples import DataError
+from fastformers_tf.data import task_data
+from fastformers_tf.data.batching import batch_order
 from fastformers_tf.models.classifier import TextClassifier
 from fastformers_tf.models.encoder import input_signature
 from fastformers_tf.models.span_classifier import SpanClassifier
-from fastformers_tf.runtime.base import Predictor, softmax
-from fastformers_tf.runtime.keras_predictor import KerasPredictor
 
 
 def build_task_model(task, encoder, dropout=0.1, pooling="pooler"):
@@ -21,54 +17,8 @@ def build_task_model(task, encoder, dropout=0.1, pooling="pooler"):
     return TextClassifier(encoder, len(task.labels), pooling=pooling, dropout=dropout, labels=list(task.labels))
 
 
-class TaskData:
-    """One split of a task: its examples and cached tokenized features.
-
-    Args:
-        task: a `Task`.
-        split: split name, e.g. "train" or "val".
-        data_dir: the data directory the task's file paths are relative to.
-        tokenizer: the model's tokenizer.
-        max_length: tokens kept per example.
-        cache_dir: where tokenized features are cached (None: memory only).
-        max_examples: 0 for all, else a random subset of this size (`seed`).
-    """
-
-    def __init__(self, task, split, data_dir, tokenizer, max_length, cache_dir=None, max_examples=0, seed=0):
-        if split not in task.files:
-            raise ValueError(f"Task {task.name!r} has no split {split!r}; it has {sorted(task.files)}.")
-        self.task, self.split = task, split
-        self.path = os.path.join(data_dir, task.files[split])
-        if not os.path.isfile(self.path):
-            raise FileNotFoundError(f"No {split} file for task {task.name!r}: {self.path}")
-        self.examples = task.read(self.path, split)
-        if not self.examples:
-            raise DataError(f"{self.path}: no examples in the {task.name} {split} file.")
-        self.features = cached_features(task, split, self.path, self.examples, tokenizer, max_length, cache_dir)
-        self.key = split
-        if max_examples and max_examples < len(self.examples):
-            keep = np.sort(np.random.default_rng(seed).choice(len(self.examples), max_examples, replace=False))
-            self.examples = [self.examples[i] for i in keep]
-            self.features = self.features.subset(keep)
-            self.key = f"{split}-n{max_examples}-seed{seed}"
-        self.pad_id = tokenizer.pad_token_id or 0
-
-    @classmethod
-    def of_examples(cls, task, split, path, examples, tokenizer, max_length, cache_dir=None, key=None):
-        """Data over given `examples` (a transfer source) read from `path`; `key` names their feature cache."""
-        data = cls.__new__(cls)
-        data.task, data.split, data.path, data.examples = task, split, path, list(examples)
-        data.key = key or split
-        data.features = cached_features(task, data.key, path, data.examples, tokenizer, max_length, cache_dir)
-        data.pad_id = tokenizer.pad_token_id or 0
-        return data
-
-    def __len__(self):
-        return len(self.examples)
-
-    def batch_inputs(self, model, indices):
-        """The padded inputs of `model` for the examples at `indices`."""
-        return pad_batch(self.features, indices, self.pad_id, with_segments="segment_ids" in model.input)
+class TaskData(task_data.TaskData):
+    """A task split (`fastformers_tf.data.task_data.TaskData`) that also makes training batches."""
 
     def dataset(self, model, batch_size, bucket_window=0, seed=0, extra=None):
         """A `tf.data.Dataset` of shuffled training batches, reshuffled every epoch.
@@ -101,24 +51,3 @@ class TaskData:
         spec = (signature, tf.TensorSpec((None,), tf.int32))
         dataset = tf.data.Dataset.from_generator(generate, output_signature=spec)
         return dataset.apply(tf.data.experimental.assert_cardinality(num_batches)).prefetch(2)
-
-    def predict_probs(self, model, batch_size, progress=True):
-        """Softmax outputs `[n, num_labels]` in example order (batches sorted by length).
-
-        `model` is a Keras task model or any `Predictor` (an ONNX Runtime or
-        TFLite export, several instances), so every backend is scored alike.
-        """
-        predictor = model if isinstance(model, Predictor) else KerasPredictor(model, batch_size=batch_size)
-        description = f"{self.task.name}/{self.split}" if progress else None
-        logits = predictor.logits_of(self.features, self.pad_id, batch_size, description)
-        if logits.shape[-1] != len(self.task.labels):
-            raise DataError(
-                f"The model gives {logits.shape[-1]} logits per example, but task {self.task.name} has "
-                f"{len(self.task.labels)} labels {list(self.task.labels)}: a model of another task."
-            )
-        return softmax(logits.astype(np.float32)).reshape(len(self), len(self.task.labels))
-
-    def evaluate(self, model, batch_size, progress=True):
-        """`(metrics, probs)` on this split."""
-        probs = self.predict_probs(model, batch_size, progress)
-        return self.task.metric(self.examples, probs), probs

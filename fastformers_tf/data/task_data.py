@@ -1,0 +1,90 @@
+"""`TaskData`: one split of a task, its examples and cached tokenized features, scored by any predictor.
+
+Nothing here imports TensorFlow: an ONNX or TFLite export is evaluated with
+the serving install. Training adds a `tf.data` pipeline on top
+(`fastformers_tf.train.tasks.TaskData`).
+"""
+
+import os
+
+import numpy as np
+
+from fastformers_tf.data.batching import cached_features, pad_batch
+from fastformers_tf.data.examples import DataError
+from fastformers_tf.runtime.base import Predictor, softmax
+
+
+class TaskData:
+    """One split of a task: its examples and cached tokenized features.
+
+    Args:
+        task: a `Task`.
+        split: split name, e.g. "train" or "val".
+        data_dir: the data directory the task's file paths are relative to.
+        tokenizer: the model's tokenizer.
+        max_length: tokens kept per example.
+        cache_dir: where tokenized features are cached (None: memory only).
+        max_examples: 0 for all, else a random subset of this size (`seed`).
+    """
+
+    def __init__(self, task, split, data_dir, tokenizer, max_length, cache_dir=None, max_examples=0, seed=0):
+        if split not in task.files:
+            raise ValueError(f"Task {task.name!r} has no split {split!r}; it has {sorted(task.files)}.")
+        self.task, self.split = task, split
+        self.path = os.path.join(data_dir, task.files[split])
+        if not os.path.isfile(self.path):
+            raise FileNotFoundError(f"No {split} file for task {task.name!r}: {self.path}")
+        self.examples = task.read(self.path, split)
+        if not self.examples:
+            raise DataError(f"{self.path}: no examples in the {task.name} {split} file.")
+        self.features = cached_features(task, split, self.path, self.examples, tokenizer, max_length, cache_dir)
+        self.key = split
+        if max_examples and max_examples < len(self.examples):
+            keep = np.sort(np.random.default_rng(seed).choice(len(self.examples), max_examples, replace=False))
+            self.examples = [self.examples[i] for i in keep]
+            self.features = self.features.subset(keep)
+            self.key = f"{split}-n{max_examples}-seed{seed}"
+        self.pad_id = tokenizer.pad_token_id or 0
+
+    @classmethod
+    def of_examples(cls, task, split, path, examples, tokenizer, max_length, cache_dir=None, key=None):
+        """Data over given `examples` (a transfer source) read from `path`; `key` names their feature cache."""
+        data = cls.__new__(cls)
+        data.task, data.split, data.path, data.examples = task, split, path, list(examples)
+        data.key = key or split
+        data.features = cached_features(task, data.key, path, data.examples, tokenizer, max_length, cache_dir)
+        data.pad_id = tokenizer.pad_token_id or 0
+        return data
+
+    def __len__(self):
+        return len(self.examples)
+
+    def batch_inputs(self, model, indices):
+        """The padded inputs of `model` for the examples at `indices`."""
+        return pad_batch(self.features, indices, self.pad_id, with_segments="segment_ids" in model.input)
+
+    def predict_probs(self, model, batch_size, progress=True):
+        """Softmax outputs `[n, num_labels]` in example order (batches sorted by length).
+
+        `model` is a Keras task model or any `Predictor` (an ONNX Runtime or
+        TFLite export, several instances), so every backend is scored alike.
+        """
+        if isinstance(model, Predictor):
+            predictor = model
+        else:
+            from fastformers_tf.runtime.keras_predictor import KerasPredictor
+
+            predictor = KerasPredictor(model, batch_size=batch_size)
+        description = f"{self.task.name}/{self.split}" if progress else None
+        logits = predictor.logits_of(self.features, self.pad_id, batch_size, description)
+        if logits.shape[-1] != len(self.task.labels):
+            raise DataError(
+                f"The model gives {logits.shape[-1]} logits per example, but task {self.task.name} has "
+                f"{len(self.task.labels)} labels {list(self.task.labels)}: a model of another task."
+            )
+        return softmax(logits.astype(np.float32)).reshape(len(self), len(self.task.labels))
+
+    def evaluate(self, model, batch_size, progress=True):
+        """`(metrics, probs)` on this split."""
+        probs = self.predict_probs(model, batch_size, progress)
+        return self.task.metric(self.examples, probs), probs

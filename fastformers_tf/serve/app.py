@@ -1,0 +1,166 @@
+"""The HTTP JSON server of `tools/serve.py`: Starlette routes over a `MicroBatcher`, Prometheus metrics.
+
+Routes:
+- `POST /predict` with `{"texts": ["...", ...]}` or `{"pairs": [["a", "b"], ...]}`
+  -> `{"predictions": [{"label": ..., "probabilities": {label: p}}, ...]}`,
+  in request order;
+- `GET /health` -> `{"status": "ok", ...}` (503 while shutting down);
+- `GET /metrics`: Prometheus text format (requests by status, texts, batch
+  sizes, request and batch latency, queue depth).
+
+A bad request gets a 4xx and `{"error": "<one line>"}`; the server keeps
+serving. Starlette and uvicorn were chosen over FastAPI: the API is three
+routes with a hand-checked body, so FastAPI's pydantic models and OpenAPI
+layer would add dependencies without removing code.
+"""
+
+import contextlib
+import json
+import time
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from fastformers_tf.serve.batcher import MicroBatcher
+
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+NAMESPACE = "fastformers"
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class BadRequest(ValueError):
+    """A request the server refuses, with its HTTP status."""
+
+    def __init__(self, message, status=400):
+        super().__init__(message)
+        self.status = status
+
+
+class Metrics:
+    """The server's Prometheus metrics, in a registry of its own."""
+
+    def __init__(self):
+        self.registry = CollectorRegistry()
+        common = {"namespace": NAMESPACE, "registry": self.registry}
+        self.requests = Counter("requests", "Requests to /predict, by status.", ["status"], **common)
+        self.texts = Counter("texts", "Texts classified.", **common)
+        self.batch_size = Histogram("batch_size", "Texts per predictor call.", buckets=BATCH_BUCKETS, **common)
+        self.batch_seconds = Histogram(
+            "batch_seconds", "Seconds per predictor call.", buckets=LATENCY_BUCKETS, **common
+        )
+        self.latency = Histogram(
+            "request_seconds", "Seconds from a /predict request to its answer.", buckets=LATENCY_BUCKETS, **common
+        )
+        self.queue_depth = Gauge("queue_depth", "Requests waiting for a batch.", **common)
+
+    def on_batch(self, size, seconds):
+        self.batch_size.observe(size)
+        self.batch_seconds.observe(seconds)
+        self.texts.inc(size)
+
+
+def _texts(value, name):
+    if not isinstance(value, str):
+        raise BadRequest(f"{name} must be a string, got {type(value).__name__}.", 422)
+    if not value.strip():
+        raise BadRequest(f"{name} is empty.", 422)
+    return value
+
+
+def parse_request(body, max_batch):
+    """`(texts, pairs or None)` of a /predict body (bytes); `BadRequest` naming what is wrong."""
+    try:
+        request = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise BadRequest(f"the body is not JSON ({getattr(e, 'msg', e)}).") from None
+    if not isinstance(request, dict) or ("texts" in request) == ("pairs" in request):
+        raise BadRequest('the body must be a JSON object with "texts" (a list of strings) or "pairs" '
+                         "(a list of [text, text_pair]).", 422)  # fmt: skip
+    key = "texts" if "texts" in request else "pairs"
+    rows = request[key]
+    if not isinstance(rows, list) or not rows:
+        raise BadRequest(f'"{key}" must be a non-empty list.', 422)
+    if len(rows) > max_batch:
+        raise BadRequest(f'"{key}" has {len(rows)} entries; this server takes at most {max_batch} per request.', 413)
+    if key == "texts":
+        return [_texts(text, f"texts[{i}]") for i, text in enumerate(rows)], None
+    for i, pair in enumerate(rows):
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise BadRequest(f"pairs[{i}] must be a list of two strings.", 422)
+    return ([_texts(a, f"pairs[{i}][0]") for i, (a, _) in enumerate(rows)],
+            [_texts(b, f"pairs[{i}][1]") for i, (_, b) in enumerate(rows)])  # fmt: skip
+
+
+def check_lengths(tokenizer, texts, pairs, max_length):
+    """Refuses a text longer than `max_length` tokens (with its special tokens) when truncation is off."""
+    encoded = tokenizer(texts, pairs, truncation=False)["input_ids"]
+    for i, ids in enumerate(encoded):
+        if len(ids) > max_length:
+            raise BadRequest(f"entry {i} has {len(ids)} tokens; this model takes at most {max_length} "
+                             "(truncation is off).", 422)  # fmt: skip
+
+
+def make_app(predictor, max_batch=32, max_wait_ms=5.0, truncate=True, info=None):
+    """The Starlette app serving `predictor` (closed when the app shuts down).
+
+    Args:
+        predictor: a `Predictor` with a tokenizer and `logits`.
+        max_batch: most texts per predictor call, and per request.
+        max_wait_ms: longest a request waits for others to join its batch.
+        truncate: truncate texts over the predictor's `max_length` (else 422).
+        info: extra fields for `/health` (model, backend, precision).
+    """
+    metrics = Metrics()
+    batcher = MicroBatcher(predictor, max_batch, max_wait_ms, on_batch=metrics.on_batch)
+    metrics.queue_depth.set_function(lambda: batcher.depth)
+    state = {"serving": False}
+
+    async def predict(request):
+        start = time.perf_counter()
+        try:
+            texts, pairs = parse_request(await request.body(), max_batch)
+            if not truncate:
+                check_lengths(predictor.tokenizer, texts, pairs, predictor.max_length)
+            results = await batcher.submit(texts, pairs)
+        except BadRequest as e:
+            metrics.requests.labels(str(e.status)).inc()
+            return JSONResponse({"error": str(e)}, status_code=e.status)
+        except RuntimeError as e:  # shutting down, or the predictor failed on this batch
+            status = 503 if batcher.closing else 500
+            metrics.requests.labels(str(status)).inc()
+            return JSONResponse({"error": " ".join(str(e).split())[:500]}, status_code=status)
+        metrics.requests.labels("200").inc()
+        metrics.latency.observe(time.perf_counter() - start)
+        return JSONResponse({"predictions": [{"label": label, "probabilities": probs} for label, probs in results]})
+
+    async def health(request):
+        body = {"status": "ok" if state["serving"] else "stopping", **(info or {}), "labels": predictor.labels}
+        return JSONResponse(body, status_code=200 if state["serving"] else 503)
+
+    async def prometheus(request):
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        await batcher.start()
+        state["serving"] = True
+        try:
+            yield
+        finally:
+            # uvicorn has stopped accepting and waited for in-flight requests; answer any still queued.
+            state["serving"] = False
+            await batcher.stop()
+            predictor.close()
+
+    app = Starlette(
+        routes=[
+            Route("/predict", predict, methods=["POST"]),
+            Route("/health", health, methods=["GET"]),
+            Route("/metrics", prometheus, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.metrics, app.state.batcher = metrics, batcher
+    return app
