@@ -14,7 +14,9 @@ import sys
 import warnings
 
 QUIET_ENV = "FASTFORMERS_QUIET"
-NOISY_LOGGERS = ("tensorflow", "tf2onnx", "onnxruntime", "transformers", "h5py", "absl", "apache_beam", "httpx", "httpcore")
+NOISY_LOGGERS = (
+    "tensorflow", "tf2onnx", "onnxruntime", "transformers", "h5py", "absl", "apache_beam", "httpx", "httpcore",
+)  # fmt: skip
 
 
 def is_quiet():
