@@ -7,8 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 extras="${1:-}"
 if [ "$extras" = serve ]; then
-  python -m pip install --disable-pip-version-check -q --no-deps -e .
-  python -m pip install --disable-pip-version-check -q -r requirements-serve.txt
+  python -m pip install --disable-pip-version-check -q --no-warn-conflicts --no-deps -e .
+  python -m pip install --disable-pip-version-check -q --no-warn-conflicts -r requirements-serve.txt
   exit 0
 fi
 python -m pip install --disable-pip-version-check -q -e ".${extras:+[$extras]}"
