@@ -45,6 +45,8 @@ setup(
         # tools/serve.py and tools/load_test.py (also in requirements-serve.txt)
         "starlette>=0.40,<2",
         "uvicorn>=0.30,<1",
+        'uvloop>=0.19; sys_platform != "win32"',
+        "httptools>=0.6",
         "prometheus-client>=0.20,<1",
         "httpx>=0.27,<1",
     ],
