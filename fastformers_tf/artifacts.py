@@ -39,6 +39,7 @@ WEIGHTS_FILE = "model.weights.h5"
 EXPORT_KIND = "export"
 EXPORT_INFO_FILE = "export.json"  # options, labels, fused-op counts, parity, `files` by "backend/precision"
 RAW_ONNX_FILE = "model.onnx"  # tf2onnx's graph, before fusion: kept for inspection
+HF_CONFIG_FILE = "config.json"  # Hugging Face's config of an export, for optimum and transformers.pipeline
 EXPORT_FILES = {
     ("onnx", "fp32"): "model.opt.onnx",
     ("onnx", "int8"): "model.int8.onnx",

@@ -13,6 +13,7 @@ import logging
 import onnx
 
 from fastformers_tf.errors import UserError
+from fastformers_tf.runtime.names import to_hf
 
 logger = logging.getLogger(__name__)
 
@@ -30,19 +31,23 @@ class FusionError(UserError, RuntimeError):
 def export_onnx(model, path, opset=DEFAULT_OPSET):
     """Writes `model` as ONNX with dynamic batch and sequence axes; returns the ModelProto.
 
-    Inputs keep the model's input names; outputs are `logits` for task
-    models and the output dict's keys (`sequence_output`, `pooled_output`)
-    for encoders.
+    Inputs and outputs have Hugging Face's names (`input_ids`,
+    `attention_mask`, `token_type_ids`; `logits` for task models,
+    `last_hidden_state` and `pooler_output` for encoders; see
+    `runtime.names`), so transformers' and optimum's clients feed them as
+    they are.
     """
     import tf2onnx
 
     from fastformers_tf.models.encoder import input_signature
 
     proto, _ = tf2onnx.convert.from_keras(model, input_signature=input_signature(model), opset=opset)
+    names = {x.name: to_hf(x.name) for x in proto.graph.input}
     if isinstance(model.output, dict):
         # tf2onnx names a dict's outputs after the layers that made them (`pooler`), in flattened order.
-        names = _flat_output_names(model.output)
-        _rename_outputs(proto, dict(zip([x.name for x in proto.graph.output], names, strict=True)))
+        flat = [to_hf(name) for name in _flat_output_names(model.output)]
+        names.update(zip([x.name for x in proto.graph.output], flat, strict=True))
+    _rename(proto, names)
     onnx.save(proto, path)
     return proto
 
@@ -56,9 +61,10 @@ def _flat_output_names(output, prefix=""):
     return [prefix[:-1]]
 
 
-def _rename_outputs(proto, names):
-    for output in proto.graph.output:
-        output.name = names.get(output.name, output.name)
+def _rename(proto, names):
+    """Renames graph inputs and outputs (`{old: new}`) and every node edge that carries them."""
+    for value in (*proto.graph.input, *proto.graph.output):
+        value.name = names.get(value.name, value.name)
     for node in proto.graph.node:
         for field in (node.input, node.output):
             for i, name in enumerate(field):

@@ -17,13 +17,13 @@ import shutil
 import onnx
 
 from fastformers_tf import artifacts
-from fastformers_tf.artifacts import EXPORT_FILES, EXPORT_INFO_FILE, EXPORT_KIND, RAW_ONNX_FILE
+from fastformers_tf.artifacts import EXPORT_FILES, EXPORT_INFO_FILE, EXPORT_KIND, HF_CONFIG_FILE, RAW_ONNX_FILE
 from fastformers_tf.export.fp16 import convert_fp16
 from fastformers_tf.export.layernorm import unfuse_skip_layernorm
 from fastformers_tf.export.onnx import DEFAULT_OPSET, check_onnx, export_onnx, fused_op_counts, optimize_onnx
 from fastformers_tf.export.parity import compare
 from fastformers_tf.export.quantize import classifier_nodes, default_reduce_range, quantize_int8
-from fastformers_tf.models.encoder import encoder_of
+from fastformers_tf.models.encoder import TransformerEncoder, encoder_of
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +97,33 @@ def export_all(model, output_dir, tokenizer=None, options=None, calibration_batc
             **report,
         }
         artifacts.write_json(os.path.join(folder, EXPORT_INFO_FILE), report)
+        artifacts.write_json(os.path.join(folder, HF_CONFIG_FILE), hf_export_config(model))
     return report
+
+
+HF_CLASSES = {"bert": "Bert", "roberta": "Roberta", "mpnet": "MPNet"}
+
+
+def hf_export_config(model):
+    """The Hugging Face `config.json` of an export folder: what optimum and `transformers.pipeline` read.
+
+    The family's `model_type` and sizes (a pruned model's per-layer sizes
+    under `fastformers_layers`, see `EncoderConfig.to_hf`), the architecture
+    (`<Family>ForSequenceClassification` for a classifier, `<Family>Model`
+    for an encoder) and, for a classifier, `id2label` / `label2id`.
+    """
+    config = encoder_of(model).config
+    hf = config.to_hf(per_layer=True)
+    prefix = HF_CLASSES[config.family]
+    if isinstance(model, TransformerEncoder):
+        hf["architectures"] = [f"{prefix}Model"]
+        return hf
+    labels = getattr(model, "labels", None)
+    names = list(labels) if labels else [f"LABEL_{i}" for i in range(int(model.output.shape[-1]))]
+    hf["architectures"] = [f"{prefix}ForSequenceClassification"]
+    hf["id2label"] = {str(i): name for i, name in enumerate(names)}
+    hf["label2id"] = {name: i for i, name in enumerate(names)}
+    return hf
 
 
 def _export_into(folder, model, options, calibration_batches):

@@ -10,6 +10,7 @@ import onnx
 
 from fastformers_tf.cpu import cpu_flags
 from fastformers_tf.export.onnx import fused_op_counts
+from fastformers_tf.runtime.names import to_inner
 
 logger = logging.getLogger(__name__)
 
@@ -65,12 +66,17 @@ def _check_paths(path, output_path):
 class BatchReader:
     """A `CalibrationDataReader` over sample input batches (dicts of numpy arrays).
 
-    Keeps only the inputs the model has, so batches made for any of our task
-    models can be passed as they are.
+    Keeps only the inputs the model has, under the file's names (Hugging
+    Face's, or the inner ones of older exports), so batches made for any of
+    our task models can be passed as they are.
     """
 
     def __init__(self, batches, input_names):
-        self._batches = [{k: v for k, v in batch.items() if k in input_names} for batch in batches]
+        self._batches = [
+            {name: batch[to_inner(name)] if to_inner(name) in batch else batch[name] for name in input_names
+             if name in batch or to_inner(name) in batch}
+            for batch in batches
+        ]  # fmt: skip
         self._next = iter(self._batches)
 
     def get_next(self):

@@ -5,6 +5,7 @@ import logging
 from fastformers_tf.backend import tf
 from fastformers_tf.models.encoder import TransformerEncoder, encoder_of, input_signature
 from fastformers_tf.runtime.keras_predictor import keras_outputs_spec
+from fastformers_tf.runtime.names import to_hf, to_inner
 
 logger = logging.getLogger(__name__)
 
@@ -29,8 +30,9 @@ def export_tflite(model, path, int8=False):
 
     Converted from a concrete function over `[None, None]` inputs, so the
     interpreter resizes to any batch and length (see `TfLitePredictor`). The
-    signature's inputs are the model's input names, its outputs `logits`
-    (classifiers) or `sequence_output` and `pooled_output` (encoders).
+    signature's inputs and outputs have Hugging Face's names (`input_ids`,
+    `attention_mask`, `token_type_ids`; `logits`, or `last_hidden_state` and
+    `pooler_output` for encoders; see `runtime.names`).
 
     Args:
         model: a task model or `TransformerEncoder` (rebuilt with `tflite_ready`).
@@ -42,10 +44,12 @@ def export_tflite(model, path, int8=False):
     names = keras_outputs_spec(model)
 
     def serve(inputs):
-        outputs = model(inputs, training=False)
-        return {name: outputs[name] for name in names} if isinstance(outputs, dict) else {"logits": outputs}
+        outputs = model({to_inner(name): value for name, value in inputs.items()}, training=False)
+        return {to_hf(name): outputs[name] for name in names} if isinstance(outputs, dict) else {"logits": outputs}
 
-    concrete = tf.function(serve, input_signature=input_signature(model)).get_concrete_function()
+    (specs,) = input_signature(model)
+    renamed = {to_hf(name): tf.TensorSpec(spec.shape, spec.dtype, name=to_hf(name)) for name, spec in specs.items()}
+    concrete = tf.function(serve, input_signature=[renamed]).get_concrete_function()
     converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
     # Builtin ops only: a SELECT_TF_OPS fallback would need the TensorFlow runtime at serving time.
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]

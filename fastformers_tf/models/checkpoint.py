@@ -205,15 +205,51 @@ def load_hf_weights(encoder, weight_file):
     return encoder
 
 
+def hf_checkpoint_config(config):
+    """The `config.json` of a Hugging Face checkpoint of an encoder with `config`; `CheckpointError` where none fits.
+
+    Pruned heads are written as transformers' `pruned_heads` (each layer's
+    last heads, since ours are already compacted to the front), which
+    BERT and RoBERTa apply at load time. Hugging Face has one
+    `intermediate_size` for all layers, so FFN sizes that differ between
+    layers cannot be expressed, nor can pruned MPNet heads: transformers'
+    MPNet adds its shared relative position bias for every head.
+    """
+    if len(set(config.intermediate_dim)) != 1:
+        raise CheckpointError(
+            f"A Hugging Face {config.family} config has one intermediate_size for all layers; this model has "
+            f"intermediate_dim={config.intermediate_dim}. Keep it as a fastformers_tf model folder or an export "
+            "(ONNX/TFLite), or prune FFN units uniformly."
+        )
+    full = config.hidden_dim // config.head_dim
+    if config.head_dim * full != config.hidden_dim or max(config.num_heads) > full:
+        raise CheckpointError(
+            f"Hugging Face configs split hidden_size={config.hidden_dim} evenly into heads; head_dim={config.head_dim} "
+            f"with num_heads={config.num_heads} does not."
+        )
+    pruned = {str(i): list(range(n, full)) for i, n in enumerate(config.num_heads) if n < full}
+    if pruned and config.family == "mpnet":
+        raise CheckpointError(
+            f"transformers' MPNet adds its shared relative position bias for all {full} heads, so it cannot run "
+            f"pruned heads (num_heads={config.num_heads}); keep this model as a fastformers_tf folder or an export."
+        )
+    hf = config.to_hf(per_layer=True)
+    hf.pop("fastformers_layers", None)
+    hf.update(num_attention_heads=full, intermediate_size=config.intermediate_dim[0])
+    if pruned:
+        hf["pruned_heads"] = pruned
+    return hf
+
+
 def save_hf_checkpoint(encoder, checkpoint_dir):
     """Writes `config.json` and a PyTorch-layout `model.safetensors` for transformers.
 
-    Only for encoders Hugging Face can describe: one head count and FFN size
-    for all layers.
+    Unpruned encoders, and pruned ones whose config Hugging Face can express
+    (see `hf_checkpoint_config`; otherwise `CheckpointError`).
     """
     from safetensors.numpy import save_file
 
-    hf_config = encoder.config.to_hf()
+    hf_config = hf_checkpoint_config(encoder.config)
     os.makedirs(checkpoint_dir, exist_ok=True)
     with open(os.path.join(checkpoint_dir, "config.json"), "w", encoding="utf-8") as f:
         json.dump(hf_config, f, indent=2)

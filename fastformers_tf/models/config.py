@@ -131,23 +131,32 @@ class EncoderConfig:
         offset = self.pad_token_id + 1 if self.family in ("roberta", "mpnet") else 0
         return self.max_sequence_length - offset
 
-    def to_hf(self):
-        """The Hugging Face `config.json` dict of this (unpruned) encoder."""
-        if len(set(self.num_heads)) != 1 or len(set(self.intermediate_dim)) != 1:
-            raise ValueError(
-                f"Hugging Face configs need one head count and FFN size for all layers; this model has "
-                f"num_heads={self.num_heads}, intermediate_dim={self.intermediate_dim}."
-            )
-        if self.head_dim * self.num_heads[0] != self.hidden_dim:
+    def to_hf(self, per_layer=False):
+        """The Hugging Face `config.json` dict of this encoder.
+
+        A stock config has one head count and FFN size for all layers. With
+        `per_layer`, a pruned encoder is described anyway: the unpruned head
+        count (`hidden_size / head_dim`) and the largest FFN size, with the
+        real per-layer sizes under `fastformers_layers`, which transformers
+        ignores (what an export folder's `config.json` carries for optimum).
+        Without it, a pruned encoder raises `ValueError`.
+        """
+        uneven = len(set(self.num_heads)) != 1 or len(set(self.intermediate_dim)) != 1
+        if (uneven or self.head_dim * self.num_heads[0] != self.hidden_dim) and not per_layer:
+            if uneven:
+                raise ValueError(
+                    f"Hugging Face configs need one head count and FFN size for all layers; this model has "
+                    f"num_heads={self.num_heads}, intermediate_dim={self.intermediate_dim}."
+                )
             raise ValueError(f"Hugging Face configs need head_dim * num_heads == hidden_dim, got {self.head_dim}.")
         hf_act = {"gelu": "gelu", "gelu_tflite": "gelu", "gelu_tanh": "gelu_new", "relu": "relu"}
-        return {
+        hf = {
             "model_type": self.family,
             "vocab_size": self.vocab_size,
             "num_hidden_layers": self.num_layers,
             "hidden_size": self.hidden_dim,
-            "num_attention_heads": self.num_heads[0],
-            "intermediate_size": self.intermediate_dim[0],
+            "num_attention_heads": self.hidden_dim // self.head_dim if per_layer else self.num_heads[0],
+            "intermediate_size": max(self.intermediate_dim),
             "hidden_act": hf_act[self.activation],
             "hidden_dropout_prob": self.dropout,
             "attention_probs_dropout_prob": self.attention_dropout,
@@ -162,6 +171,13 @@ class EncoderConfig:
                 else {}
             ),
         }
+        if per_layer and (uneven or self.head_dim * self.num_heads[0] != self.hidden_dim):
+            hf["fastformers_layers"] = {
+                "num_heads": list(self.num_heads),
+                "intermediate_dim": list(self.intermediate_dim),
+                "head_dim": self.head_dim,
+            }
+        return hf
 
     @classmethod
     def from_hf(cls, hf_config):
@@ -183,13 +199,17 @@ class EncoderConfig:
                 f"hidden_size={hidden} is not num_attention_heads={num_heads} x a whole head size; "
                 "Hugging Face models split hidden_size evenly across heads (was num_attention_heads edited?)."
             )
+        # Heads transformers prunes at load time (`pruned_heads`, layer -> head indices): fewer heads per layer.
+        pruned = {int(layer): len(set(heads)) for layer, heads in (hf_config.get("pruned_heads") or {}).items()}
+        if pruned:
+            num_heads = [num_heads - pruned.get(i, 0) for i in range(hf_config["num_hidden_layers"])]
         return cls(
             vocab_size=hf_config["vocab_size"],
             num_layers=hf_config["num_hidden_layers"],
             hidden_dim=hidden,
             num_heads=num_heads,
             intermediate_dim=hf_config["intermediate_size"],
-            head_dim=hidden // num_heads,
+            head_dim=hidden // hf_config["num_attention_heads"],
             family=family,
             activation=HF_ACTIVATIONS[act],
             dropout=hf_config.get("hidden_dropout_prob", 0.1),

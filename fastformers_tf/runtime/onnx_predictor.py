@@ -3,6 +3,7 @@
 import numpy as np
 
 from fastformers_tf.runtime.base import Predictor, unreadable_model
+from fastformers_tf.runtime.names import to_inner
 
 # onnxruntime's session-level optimizer that fuses Add + LayerNormalization into SkipLayerNormalization.
 SKIP_LAYER_NORM_FUSION = "SkipLayerNormFusion"
@@ -67,12 +68,14 @@ class OnnxPredictor(Predictor):
             self.session = ort.InferenceSession(
                 path, session_options(threads), providers=providers, disabled_optimizers=disabled_optimizers(providers)
             )
-        self.input_names = tuple(x.name for x in self.session.get_inputs())
-        self.output_names = tuple(x.name for x in self.session.get_outputs())
+        # The file's names (Hugging Face's, or the inner ones in older exports) -> the inner names.
+        self._file_inputs = {to_inner(x.name): x.name for x in self.session.get_inputs()}
+        self.input_names = tuple(self._file_inputs)
+        self.output_names = tuple(to_inner(x.name) for x in self.session.get_outputs())
 
     def forward(self, inputs):
         missing = [name for name in self.input_names if name not in inputs]
         if missing:
             raise KeyError(f"{self.path} needs inputs {missing}; got {sorted(inputs)}.")
-        feed = {name: np.asarray(inputs[name]) for name in self.input_names}
+        feed = {file_name: np.asarray(inputs[name]) for name, file_name in self._file_inputs.items()}
         return dict(zip(self.output_names, self.session.run(None, feed), strict=True))

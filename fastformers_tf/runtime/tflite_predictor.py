@@ -5,6 +5,7 @@ import logging
 import numpy as np
 
 from fastformers_tf.runtime.base import Predictor, unreadable_model
+from fastformers_tf.runtime.names import to_inner
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +55,9 @@ class TfLitePredictor(Predictor):
         if len(signatures) != 1:
             raise ValueError(f"{path} has signatures {sorted(signatures)}; expected exactly one.")
         runner = self.interpreter.get_signature_runner()
-        self._inputs = {name: (d["index"], d["dtype"]) for name, d in runner.get_input_details().items()}
-        self._outputs = {name: d["index"] for name, d in runner.get_output_details().items()}
+        # Keyed by the inner names, whichever spelling the file uses (see `runtime.names`).
+        self._inputs = {to_inner(name): (d["index"], d["dtype"]) for name, d in runner.get_input_details().items()}
+        self._outputs = {to_inner(name): d["index"] for name, d in runner.get_output_details().items()}
         # A live signature runner holds the interpreter, and resize_tensor_input refuses to run then.
         del runner
         self.input_names = tuple(sorted(self._inputs))

@@ -21,7 +21,7 @@ def test_fused_model_in_fp16_keeps_io_types_and_matches_keras(tmp_path):
     proto = onnx.load(fp16)
     io_types = {x.name: x.type.tensor_type.elem_type for x in [*proto.graph.input, *proto.graph.output]}
     int32, float32 = onnx.TensorProto.INT32, onnx.TensorProto.FLOAT
-    assert io_types == {"token_ids": int32, "segment_ids": int32, "padding_mask": int32, "logits": float32}
+    assert io_types == {"input_ids": int32, "token_type_ids": int32, "attention_mask": int32, "logits": float32}
     weights = [init for init in proto.graph.initializer if len(init.dims) == 2]
     assert weights and all(init.data_type == onnx.TensorProto.FLOAT16 for init in weights)
 

@@ -9,12 +9,17 @@ import pytest
 from fastformers_tf.export import FusionError, ParityError, check_onnx, export_onnx, optimize_onnx
 from fastformers_tf.models import TextClassifier
 from fastformers_tf.prune import PrunePlan, prune
+from fastformers_tf.runtime.names import to_hf
 from tests import tiny
 
 
 def run_onnx(path, inputs):
+    """Runs the file in a plain session, feeding it by Hugging Face's input names, as transformers' clients do."""
     session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-    return session.run(["logits"], {k: np.asarray(v) for k, v in inputs.items()})[0]
+    assert {x.name for x in session.get_inputs()} == {to_hf(k) for k in inputs} <= {
+        "input_ids", "attention_mask", "token_type_ids",
+    }  # fmt: skip
+    return session.run(["logits"], {to_hf(k): np.asarray(v) for k, v in inputs.items()})[0]
 
 
 def check_export(model, tmp_path, batch_shapes):

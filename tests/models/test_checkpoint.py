@@ -210,3 +210,34 @@ def test_heads_that_do_not_split_hidden_size_are_named(checkpoint):
 def test_uneven_encoder_has_no_hf_config():
     with pytest.raises(ValueError, match="one head count and FFN size"):
         tiny.encoder(num_heads=[2, 3, 0]).config.to_hf()
+
+
+@pytest.mark.parametrize("family", ["bert", "roberta"])
+def test_a_head_pruned_encoder_round_trips_as_pruned_heads(family, tmp_path):
+    from fastformers_tf.prune import PrunePlan, prune
+
+    full = tiny.randomize(tiny.encoder(family))
+    every_unit = list(range(full.config.intermediate_dim[0]))
+    encoder = prune(full, PrunePlan(heads=[[0, 1], [0, 2, 3], []], ffn_units=[every_unit] * 3))
+    save_hf_checkpoint(encoder, str(tmp_path))
+    hf = json.loads((tmp_path / "config.json").read_text())
+    # Ours are compacted to the front, so transformers prunes each layer's last heads.
+    assert hf["pruned_heads"] == {"0": [2, 3], "1": [3], "2": [0, 1, 2, 3]} and hf["num_attention_heads"] == 4
+    loaded = encoder_from_hf_checkpoint(str(tmp_path))
+    assert loaded.config.num_heads == [2, 3, 0]
+    inputs = encoder.dummy_inputs()
+    np.testing.assert_allclose(loaded(inputs)["sequence_output"], encoder(inputs)["sequence_output"], atol=1e-6)
+
+
+def test_what_a_hugging_face_checkpoint_cannot_express_is_refused(tmp_path):
+    from fastformers_tf.prune import PrunePlan, prune
+
+    uneven = prune(tiny.randomize(tiny.encoder()), PrunePlan(**tiny.UNEVEN_PLAN))
+    with pytest.raises(CheckpointError, match=r"one intermediate_size for all layers; this model has intermediate_dim"):
+        save_hf_checkpoint(uneven, str(tmp_path / "a"))
+    mpnet = tiny.randomize(tiny.encoder("mpnet"))
+    units = list(range(mpnet.config.intermediate_dim[0]))
+    pruned_mpnet = prune(mpnet, PrunePlan(heads=[[0, 1], [0, 1, 2, 3], [1]], ffn_units=[units] * 3))
+    with pytest.raises(CheckpointError, match="MPNet adds its shared relative position bias for all 4 heads"):
+        save_hf_checkpoint(pruned_mpnet, str(tmp_path / "b"))
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

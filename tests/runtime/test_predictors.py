@@ -158,3 +158,32 @@ def test_minilm_zero_shot_is_the_same_on_every_backend(tmp_path):
         cosine = (predictor.embed(list(texts)) * expected).sum(-1)  # both L2-normalized
         assert cosine.min() >= min_cosine, (backend, precision, cosine)
         assert [label for label, _ in predictor.zero_shot(list(texts), labels)] == list(texts.values())
+
+
+def test_exports_from_before_the_hugging_face_names_still_serve(tiny_export, tmp_path):
+    import onnx
+
+    from fastformers_tf.export.onnx import _rename
+    from fastformers_tf.runtime.names import INNER_NAMES
+
+    new = os.path.join(tiny_export.directory, "model.opt.onnx")
+    proto = onnx.load(new)
+    assert {x.name for x in proto.graph.input} == {"input_ids", "attention_mask", "token_type_ids"}
+    _rename(proto, INNER_NAMES)  # the inner names, as exports were written before
+    old = str(tmp_path / "old.onnx")
+    onnx.save(proto, old)
+    assert {x.name for x in onnx.load(old).graph.input} == {"token_ids", "padding_mask", "segment_ids"}
+    expected = OnnxPredictor(new, tiny_export.tokenizer).logits(TEXTS)
+    np.testing.assert_array_equal(OnnxPredictor(old, tiny_export.tokenizer).logits(TEXTS), expected)
+
+
+def test_an_export_folder_carries_a_hugging_face_config(tiny_export):
+    import json
+
+    with open(os.path.join(tiny_export.directory, "config.json"), encoding="utf-8") as f:
+        config = json.load(f)
+    assert config["model_type"] == "bert" and config["architectures"] == ["BertForSequenceClassification"]
+    assert config["id2label"] == {"0": "x", "1": "y", "2": "z"} and config["label2id"] == {"x": 0, "y": 1, "z": 2}
+    # The pruned, uneven model: the unpruned sizes for transformers, the real ones beside them.
+    assert config["num_attention_heads"] == 4 and config["intermediate_size"] == 37
+    assert config["fastformers_layers"] == {"num_heads": [2, 3, 0], "intermediate_dim": [37, 11, 0], "head_dim": 8}
