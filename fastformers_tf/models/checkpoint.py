@@ -227,7 +227,8 @@ def hf_checkpoint_config(config):
             f"Hugging Face configs split hidden_size={config.hidden_dim} evenly into heads; head_dim={config.head_dim} "
             f"with num_heads={config.num_heads} does not."
         )
-    pruned = {str(i): list(range(n, full)) for i, n in enumerate(config.num_heads) if n < full}
+    # transformers cannot run a layer whose heads are all pruned: such a layer keeps one head of zero weights.
+    pruned = {str(i): list(range(max(n, 1), full)) for i, n in enumerate(config.num_heads) if max(n, 1) < full}
     if pruned and config.family == "mpnet":
         raise CheckpointError(
             f"transformers' MPNet adds its shared relative position bias for all {full} heads, so it cannot run "
@@ -239,6 +240,24 @@ def hf_checkpoint_config(config):
     if pruned:
         hf["pruned_heads"] = pruned
     return hf
+
+
+def _zero_head_tensors(config):
+    """For each layer without heads, one head whose query/key/value and output weights are zero.
+
+    Its attention output is then the output bias alone, as in our layer with
+    no heads; transformers needs at least one head per layer.
+    """
+    tensors = {}
+    for i, heads in enumerate(config.num_heads):
+        if heads:
+            continue
+        p = f"encoder.layer.{i}.attention"
+        for name in ("query", "key", "value"):
+            tensors[f"{p}.self.{name}.weight"] = np.zeros((config.head_dim, config.hidden_dim), np.float32)
+            tensors[f"{p}.self.{name}.bias"] = np.zeros((config.head_dim,), np.float32)
+        tensors[f"{p}.output.dense.weight"] = np.zeros((config.hidden_dim, config.head_dim), np.float32)
+    return tensors
 
 
 def save_hf_checkpoint(encoder, checkpoint_dir):
@@ -257,6 +276,7 @@ def save_hf_checkpoint(encoder, checkpoint_dir):
         name: np.ascontiguousarray(variable.numpy().T if transposed else variable.numpy())
         for name, (variable, transposed) in hf_weight_map(encoder).items()
     }
+    tensors.update(_zero_head_tensors(encoder.config))
     save_file(tensors, os.path.join(checkpoint_dir, "model.safetensors"), metadata={"format": "pt"})
     return checkpoint_dir
 
