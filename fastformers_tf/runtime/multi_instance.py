@@ -71,6 +71,8 @@ MAIN_GUARD_MESSAGE = (
 
 
 ERROR_FILE_ENV = "FASTFORMERS_WORKER_ERROR_FILE"
+# How often an idle worker checks that its parent is still alive.
+PARENT_CHECK_S = 1.0
 
 
 def _report_from_worker(message):
@@ -80,7 +82,22 @@ def _report_from_worker(message):
             f.write(message + "\n")
 
 
-def _worker(factory, cpus, tasks, results, worker_id):
+def _next_task(tasks, parent):
+    """The next task; None (stop) also when the parent process has died without sending one.
+
+    A parent killed by SIGKILL or SIGTERM never reaches `_shutdown`, and
+    `daemon=True` only covers a normal exit: without this check its workers
+    would wait on the queue forever.
+    """
+    while True:
+        try:
+            return tasks.get(timeout=PARENT_CHECK_S)
+        except queue.Empty:
+            if os.getppid() != parent:
+                return None
+
+
+def _worker(factory, cpus, tasks, results, worker_id, parent=None):
     # Pin first: thread pools created by the session afterwards inherit the CPU set.
     os.sched_setaffinity(0, cpus)
     try:
@@ -89,7 +106,7 @@ def _worker(factory, cpus, tasks, results, worker_id):
         results.put(("failed", worker_id, traceback.format_exc()))
         return
     results.put(("ready", worker_id, (sorted(os.sched_getaffinity(0)), predictor.input_names, predictor.output_names)))
-    while (task := tasks.get()) is not None:
+    while (task := _next_task(tasks, parent or os.getppid())) is not None:
         index, inputs = task
         try:
             results.put(("done", index, predictor.forward(inputs)))
@@ -163,7 +180,9 @@ class MultiInstancePredictor(Predictor):
         context = multiprocessing.get_context("spawn")
         self._tasks, self._results = context.Queue(), context.Queue()
         self._workers = [
-            context.Process(target=_worker, args=(factory, cpus, self._tasks, self._results, i), daemon=True)
+            context.Process(
+                target=_worker, args=(factory, cpus, self._tasks, self._results, i, os.getpid()), daemon=True
+            )
             for i, cpus in enumerate(self.planned_cpus)
         ]
         self._finalizer = weakref.finalize(self, _shutdown, self._workers, self._tasks)

@@ -105,3 +105,43 @@ def test_a_worker_that_cannot_open_its_session_is_an_error(tmp_path):
     factory = functools.partial(open_backend, "onnx", str(tmp_path / "missing.onnx"), threads=1)
     with pytest.raises(RuntimeError, match=r"Worker 0 failed to open its session:(.|\n)*missing\.onnx"):
         MultiInstancePredictor(factory, instances=1, threads=1, cpus=[sorted(os.sched_getaffinity(0))[0]])
+
+
+KILLED_PARENT = """
+import os, signal, sys
+from fastformers_tf.runtime import load_predictor
+
+if __name__ == "__main__":
+    predictor = load_predictor(sys.argv[1], "onnx", threads=1, instances=2, allow_oversubscription=True)
+    predictor.predict(["a"])
+    print(" ".join(str(worker.pid) for worker in predictor._workers), flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)  # no atexit, no finalizer: the workers are on their own
+"""
+
+
+def running(pid):
+    """Whether `pid` is a live process (an exited, unreaped one counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_workers_exit_when_their_parent_is_killed(tiny_export, tmp_path):
+    import time
+
+    script = tmp_path / "killed.py"
+    script.write_text(KILLED_PARENT)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    result = subprocess.run(
+        [sys.executable, str(script), tiny_export.directory], capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": root},
+    )  # fmt: skip
+    assert result.returncode == -9
+    pids = [int(pid) for pid in result.stdout.split()]
+    assert len(pids) == 2
+    deadline = time.time() + 20
+    while any(running(pid) for pid in pids) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not any(running(pid) for pid in pids)
