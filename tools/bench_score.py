@@ -32,7 +32,7 @@ TOOLS = os.path.dirname(os.path.abspath(__file__))
 def commands(cores, output):
     model = [f"--model={FLAGS.model}"] + ([f"--precision={FLAGS.precision}"] if FLAGS.precision else [])
     predict = [sys.executable, os.path.join(TOOLS, "predict.py"), *model, f"--input_file={FLAGS.input_file}"]
-    score = [sys.executable, os.path.join(TOOLS, "score.py"), *model, f"--input={FLAGS.input_file}"]
+    score = [sys.executable, os.path.join(TOOLS, "score.py"), *model, f"--input={FLAGS.input_file}", "--format=text"]
     return {
         f"predict.py --instances={cores} --threads=1": [*predict, f"--instances={cores}", "--threads=1"],
         f"predict.py --threads={cores}": [*predict, f"--threads={cores}"],
@@ -70,13 +70,13 @@ def main(argv):
                 result = subprocess.run(command, capture_output=True, text=True)
                 elapsed = time.perf_counter() - start
                 if result.returncode != 0:
-                    raise RuntimeError(f"{name} failed: {result.stderr.strip().splitlines()[-1:]}")
+                    raise RuntimeError(f"{name} failed: {(result.stderr.strip().splitlines() or [''])[-1]}")
+                if name.startswith("score.py") and f"{rows} rows: {rows} predicted" not in result.stdout:
+                    raise RuntimeError(f"{name} did not predict every row: {result.stdout.strip()}")
                 seconds.setdefault(name, []).append(elapsed)
                 print(f"round {round_}: {name}: {elapsed:.1f} s", flush=True)
     baseline = min(seconds[next(iter(seconds))])
-    print(
-        f"\n{rows} rows; {cpu_name()}, {cores} physical cores; best of {FLAGS.rounds} round(s), start-up included"
-    )
+    print(f"\n{rows} rows; {cpu_name()}, {cores} physical cores; best of {FLAGS.rounds} round(s), start-up included")
     for name, times in seconds.items():
         best = min(times)
         print(f"{best:8.1f} s {rows / best:8.0f} rows/s  {best / baseline:5.2f}x the time of the first  {name}")

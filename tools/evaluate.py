@@ -46,9 +46,9 @@ def main(argv):
     del argv
     from fastformers_tf.artifacts import write_text
     from fastformers_tf.data import get_task
+    from fastformers_tf.data.task_data import TaskData
     from fastformers_tf.recipe import default_data_dir
     from fastformers_tf.runtime.load import load_predictor
-    from fastformers_tf.data.task_data import TaskData
 
     task = get_task(FLAGS.task)
     max_length = FLAGS.max_length or training_max_length(FLAGS.model)

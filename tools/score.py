@@ -15,7 +15,7 @@ Beam's DirectRunner runs the job here. Needs `pip install fastformers_tf[beam]`;
 imports no TensorFlow.
 """
 
-from absl import flags
+from absl import app, flags
 
 from fastformers_tf import cli
 
@@ -63,6 +63,13 @@ def main(argv):
     )  # fmt: skip
     read = ReadRows(FLAGS.format, FLAGS.text_column, FLAGS.text_pair_column, FLAGS.id_column, FLAGS.header)
     options = argv[1:]
+    known = PipelineOptions(options).get_all_options()
+    for arg in options:
+        name = arg.lstrip("-").split("=", 1)[0].replace("-", "_")
+        if arg.startswith("-") and name not in known:
+            raise app.UsageError(
+                f"Unknown flag {arg.split('=', 1)[0]}: neither this tool's nor a Beam pipeline option."
+            )
     if buckets and not any(arg.startswith("--runner") for arg in options):
         # Length buckets are stateful batching with timers, which the local DirectRunner's
         # bundle-based fallback fails on; the FnApiRunner (the DirectRunner's usual engine) runs it.

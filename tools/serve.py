@@ -39,7 +39,8 @@ def main(argv):
     if "logits" not in predictor.output_names:
         predictor.close()
         raise ValueError(f"--model={FLAGS.model} has no classification head (outputs {predictor.output_names}).")
-    info = {"model": FLAGS.model, "backend": FLAGS.backend, "precision": FLAGS.precision}
+    # What is served: the model file of an export (a Keras folder or a multi-instance predictor has none).
+    info = {"model": FLAGS.model, "file": getattr(predictor, "path", None), "instances": FLAGS.instances}
     app = make_app(predictor, FLAGS.max_batch, FLAGS.max_wait_ms, FLAGS.truncate, info)
     print(f"serving {FLAGS.model} on http://{FLAGS.host}:{FLAGS.port} (labels {predictor.labels})", flush=True)
     uvicorn.run(

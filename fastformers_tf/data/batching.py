@@ -133,8 +133,10 @@ def cached_features(task, split, path, examples, tokenizer, max_length, cache_di
         features = tokenize(examples, tokenizer, max_length, task.num_spans)
         if file:
             os.makedirs(cache_dir, exist_ok=True)
-            np.savez(file + ".tmp.npz", **dataclasses.asdict(features))
-            os.replace(file + ".tmp.npz", file)
+            # A name of its own per process: workers of one multi-worker run may share the cache.
+            temporary = f"{file}.{os.getpid()}.tmp.npz"
+            np.savez(temporary, **dataclasses.asdict(features))
+            os.replace(temporary, file)
     if len(features) != len(examples):
         raise ValueError(f"Cached features {file} hold {len(features)} rows for {len(examples)} examples.")
     _MEMORY[key] = features

@@ -102,10 +102,15 @@ def read_jsonl(path, errors="raise", stream=None):
 
 def _by_header(path, rows, header, errors):
     """Turns `(line_number, fields)` into `(line_number, dict)` keyed by the header (or column index)."""
-    names = None
+    names, bad_header = None, None
     for number, fields in rows:
         if isinstance(fields, DataError):
+            if header and names is None and bad_header is None:
+                bad_header = number  # the first line names the columns: without it no row can be read
             yield number, fields
+            continue
+        if bad_header is not None:
+            yield number, _bad(data_error(path, number, f"the header (line {bad_header}) could not be read"), errors)
             continue
         if names is None:
             names = [name.strip() for name in fields] if header else list(range(len(fields)))

@@ -118,6 +118,8 @@ def hf_export_config(model):
     if isinstance(model, TransformerEncoder):
         hf["architectures"] = [f"{prefix}Model"]
         return hf
+    if "span_masks" in model.input:  # span classifiers have no Hugging Face class
+        return hf
     labels = getattr(model, "labels", None)
     names = list(labels) if labels else [f"LABEL_{i}" for i in range(int(model.output.shape[-1]))]
     hf["architectures"] = [f"{prefix}ForSequenceClassification"]

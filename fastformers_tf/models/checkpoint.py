@@ -234,9 +234,8 @@ def hf_checkpoint_config(config):
             f"transformers' MPNet adds its shared relative position bias for all {full} heads, so it cannot run "
             f"pruned heads (num_heads={config.num_heads}); keep this model as a fastformers_tf folder or an export."
         )
-    hf = config.to_hf(per_layer=True)
+    hf = config.to_hf(per_layer=True)  # with one FFN size, its sizes are transformers': only the heads differ
     hf.pop("fastformers_layers", None)
-    hf.update(num_attention_heads=full, intermediate_size=config.intermediate_dim[0])
     if pruned:
         hf["pruned_heads"] = pruned
     return hf

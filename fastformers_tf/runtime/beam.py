@@ -144,8 +144,10 @@ class ExportModelHandler(ModelHandler):
 
     def run_inference(self, batch, model, inference_args=None):
         pairs = [row.text_pair for row in batch]
-        if any(pair is None for pair in pairs):
+        if all(pair is None for pair in pairs):
             pairs = None
+        elif any(pair is None for pair in pairs):
+            raise ValueError("A batch mixes rows with and without a text_pair; score pairs and single texts apart.")
         probs = softmax(np.asarray(model.logits([row.text for row in batch], pairs), np.float32))  # [b, C]
         names = self.labels or [str(i) for i in range(probs.shape[-1])]
         return [

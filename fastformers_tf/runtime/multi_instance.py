@@ -97,7 +97,7 @@ def _next_task(tasks, parent):
                 return None
 
 
-def _worker(factory, cpus, tasks, results, worker_id, parent=None):
+def _worker(factory, cpus, tasks, results, worker_id, parent):
     # Pin first: thread pools created by the session afterwards inherit the CPU set.
     os.sched_setaffinity(0, cpus)
     try:
@@ -106,12 +106,14 @@ def _worker(factory, cpus, tasks, results, worker_id, parent=None):
         results.put(("failed", worker_id, traceback.format_exc()))
         return
     results.put(("ready", worker_id, (sorted(os.sched_getaffinity(0)), predictor.input_names, predictor.output_names)))
-    while (task := _next_task(tasks, parent or os.getppid())) is not None:
+    while (task := _next_task(tasks, parent)) is not None:
         index, inputs = task
         try:
             results.put(("done", index, predictor.forward(inputs)))
         except Exception:
             results.put(("error", index, traceback.format_exc()))
+    if os.getppid() != parent:
+        results.cancel_join_thread()  # nobody reads the results any more: exit without flushing them
 
 
 def _shutdown(workers, tasks):

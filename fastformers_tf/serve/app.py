@@ -110,7 +110,7 @@ def make_app(predictor, max_batch=32, max_wait_ms=5.0, truncate=True, info=None)
         max_batch: most texts per predictor call, and per request.
         max_wait_ms: longest a request waits for others to join its batch.
         truncate: truncate texts over the predictor's `max_length` (else 422).
-        info: extra fields for `/health` (model, backend, precision).
+        info: extra fields for `/health` (the model, the file served).
     """
     metrics = Metrics()
     batcher = MicroBatcher(predictor, max_batch, max_wait_ms, on_batch=metrics.on_batch)
@@ -127,10 +127,11 @@ def make_app(predictor, max_batch=32, max_wait_ms=5.0, truncate=True, info=None)
         except BadRequest as e:
             metrics.requests.labels(str(e.status)).inc()
             return JSONResponse({"error": str(e)}, status_code=e.status)
-        except RuntimeError as e:  # shutting down, or the predictor failed on this batch
+        except Exception as e:  # shutting down, or the predictor failed on this batch (any runtime's error type)
             status = 503 if batcher.closing else 500
             metrics.requests.labels(str(status)).inc()
-            return JSONResponse({"error": " ".join(str(e).split())[:500]}, status_code=status)
+            message = " ".join(str(e).split())[:500] or type(e).__name__
+            return JSONResponse({"error": message}, status_code=status)
         metrics.requests.labels("200").inc()
         metrics.latency.observe(time.perf_counter() - start)
         return JSONResponse({"predictions": [{"label": label, "probabilities": probs} for label, probs in results]})

@@ -24,7 +24,6 @@ class Pending:
     texts: list
     pairs: list | None
     future: asyncio.Future
-    arrived: float = dataclasses.field(default_factory=time.perf_counter)
 
 
 class MicroBatcher:
@@ -51,6 +50,7 @@ class MicroBatcher:
         self.predictor, self.max_batch, self.max_wait = predictor, max_batch, max_wait_ms / 1000
         self.on_batch = on_batch
         self.queue = None
+        self.closing = False
         self._task = None
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="predictor")
 
@@ -119,16 +119,15 @@ class MicroBatcher:
         start = time.perf_counter()
         try:
             results = await asyncio.get_running_loop().run_in_executor(self._executor, self._predict, batch)
-        except Exception as e:  # every request of the batch gets the error; the server keeps serving
+            if self.on_batch:
+                self.on_batch(sum(len(p.texts) for p in batch), time.perf_counter() - start)
+            for pending, result in zip(batch, results, strict=True):
+                if not pending.future.done():
+                    pending.future.set_result(result)
+        except Exception as e:  # every request of the batch gets the error; the batcher keeps running
             for pending in batch:
                 if not pending.future.done():
                     pending.future.set_exception(e)
-            return
-        if self.on_batch:
-            self.on_batch(sum(len(p.texts) for p in batch), time.perf_counter() - start)
-        for pending, result in zip(batch, results, strict=True):
-            if not pending.future.done():
-                pending.future.set_result(result)
 
     def _predict(self, batch):
         """Per request, its `(label, probabilities)` list: single texts and pairs run as separate calls."""

@@ -203,3 +203,12 @@ def test_readers_yield_bad_rows_and_go_on(tmp_path):
     assert [(n, r if isinstance(r, dict) else type(r)) for n, r in rows] == [
         (2, {"s": "ok", "l": "1"}), (3, DataError), (4, DataError), (5, {"s": "fine", "l": "0"}),
     ]  # fmt: skip
+
+
+def test_a_bad_header_makes_every_row_a_bad_row(tmp_path):
+    from fastformers_tf.data.readers import read_csv
+
+    (tmp_path / "a.csv").write_bytes(b"te\xffxt,label\nok,1\nfine,0\n")
+    rows = list(read_csv(str(tmp_path / "a.csv"), errors="yield"))
+    assert [n for n, _ in rows] == [1, 2, 3] and all(isinstance(r, DataError) for _, r in rows)
+    assert "the header (line 1) could not be read" in str(rows[1][1])

@@ -171,3 +171,24 @@ def test_sigterm_under_load_answers_every_accepted_request(tiny_export):
     # Requests sent before the signal and answered after it: the shutdown waited for them.
     assert any(start < stop_at[0] < end and code == 200 for start, end, code in outcomes)
     assert codes.count(200) > 10
+
+
+def test_a_predictor_failure_is_a_500_with_one_line_and_the_next_batch_is_served(tiny_export):
+    from starlette.testclient import TestClient
+
+    from fastformers_tf.serve.app import make_app
+
+    predictor = load_predictor(tiny_export.directory, "onnx", "fp32")
+    logits = predictor.logits
+
+    def failing(texts, pairs=None):
+        if "boom" in texts:
+            raise ValueError("the runtime\nfailed")  # onnxruntime raises its own, non-RuntimeError types
+        return logits(texts, pairs)
+
+    predictor.logits = failing
+    with TestClient(make_app(predictor, max_wait_ms=0)) as client:
+        response = client.post("/predict", json={"texts": ["boom"]})
+        assert response.status_code == 500 and response.json() == {"error": "the runtime failed"}
+        assert client.post("/predict", json={"texts": ["fine"]}).status_code == 200
+        assert 'fastformers_requests_total{status="500"} 1.0' in client.get("/metrics").text
