@@ -185,9 +185,13 @@ class Predictor:
 
     def predict(self, texts, text_pairs=None):
         """`(label, probability)` per text."""
-        probs = softmax(self.logits(texts, text_pairs))
+        return [(label, probs[label]) for label, probs in self.classify(texts, text_pairs)]
+
+    def classify(self, texts, text_pairs=None):
+        """`(label, {label: probability})` per text: the top label and every label's probability."""
+        probs = softmax(np.asarray(self.logits(texts, text_pairs), np.float32))  # [n, C]
         names = self.labels or [str(i) for i in range(probs.shape[-1])]
-        return [(names[k], float(p[k])) for k, p in zip(probs.argmax(-1), probs, strict=True)]
+        return [(names[int(p.argmax())], dict(zip(names, map(float, p), strict=True))) for p in probs]
 
     def embed(self, texts):
         """Mean-pooled, L2-normalized sentence embeddings `[n, D]` (sentence-transformers style)."""

@@ -16,7 +16,6 @@ import typing
 import uuid
 
 import apache_beam as beam
-import numpy as np
 from apache_beam.io import fileio
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
@@ -26,7 +25,6 @@ from fastformers_tf.data.examples import DataError
 from fastformers_tf.data.readers import read_csv, read_jsonl, read_lines, read_tsv
 from fastformers_tf.data.tasks import RowError, row_texts
 from fastformers_tf.errors import ArgumentError, check_positive
-from fastformers_tf.runtime.base import softmax
 from fastformers_tf.runtime.load import infer_backend, load_predictor, resolve_export
 from fastformers_tf.runtime.multi_instance import physical_cores, plan_cores
 
@@ -117,7 +115,7 @@ class ExportModelHandler(ModelHandler):
                 f"{model}: Beam scoring serves ONNX or TFLite exports, not a {backend} model; "
                 "export it with tools/export.py first."
             )
-        _, export = resolve_export(model, backend, precision)  # a missing file or precision fails here, not on a worker
+        resolve_export(model, backend, precision)  # a missing file or precision fails here, not on a worker
         if threads is not None:
             plan_cores(model_copies or 1, threads, allow_oversubscription=allow_oversubscription)
         if length_buckets is not None:
@@ -133,7 +131,6 @@ class ExportModelHandler(ModelHandler):
         )
         self.model, self.backend, self.precision = model, backend, precision
         self.threads, self.max_length, self.batch_size = threads, max_length, batch_size
-        self.labels = export.info.get("labels") if export else None
 
     def load_model(self):
         copies = self.model_copies()
@@ -148,15 +145,10 @@ class ExportModelHandler(ModelHandler):
             pairs = None
         elif any(pair is None for pair in pairs):
             raise ValueError("A batch mixes rows with and without a text_pair; score pairs and single texts apart.")
-        probs = softmax(np.asarray(model.logits([row.text for row in batch], pairs), np.float32))  # [b, C]
-        names = self.labels or [str(i) for i in range(probs.shape[-1])]
+        answers = model.classify([row.text for row in batch], pairs)
         return [
-            PredictionResult(
-                row,
-                {"label": names[int(p.argmax())], "probabilities": dict(zip(names, map(float, p), strict=True))},
-                self.model,
-            )  # fmt: skip
-            for row, p in zip(batch, probs, strict=True)
+            PredictionResult(row, {"label": label, "probabilities": probs}, self.model)
+            for row, (label, probs) in zip(batch, answers, strict=True)
         ]
 
     def get_num_bytes(self, batch):

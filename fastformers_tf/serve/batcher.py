@@ -12,10 +12,6 @@ import concurrent.futures
 import dataclasses
 import time
 
-import numpy as np
-
-from fastformers_tf.runtime.base import softmax
-
 
 @dataclasses.dataclass
 class Pending:
@@ -138,9 +134,7 @@ class MicroBatcher:
                 continue
             texts = [t for i in members for t in batch[i].texts]
             pairs = [t for i in members for t in batch[i].pairs] if with_pairs else None
-            probs = softmax(np.asarray(self.predictor.logits(texts, pairs), np.float32))  # [n, C]
-            names = self.predictor.labels or [str(k) for k in range(probs.shape[-1])]
-            answers = [(names[int(p.argmax())], dict(zip(names, map(float, p), strict=True))) for p in probs]
+            answers = self.predictor.classify(texts, pairs)
             offset = 0
             for i in members:
                 results[i] = answers[offset : offset + len(batch[i].texts)]
