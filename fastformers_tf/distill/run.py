@@ -25,7 +25,7 @@ from fastformers_tf.models.encoder import encoder_of
 from fastformers_tf.models.pretrained import from_pretrained, load_tokenizer
 from fastformers_tf.models.task_model import TaskModel
 from fastformers_tf.recipe import RecipeError, save_recipe, validate
-from fastformers_tf.train.distribute import best_dir, distributed, is_chief, make_strategy, worker_folder
+from fastformers_tf.train.distribute import best_folder, distributed, is_chief, make_strategy
 from fastformers_tf.train.finetune import KeepBest
 from fastformers_tf.train.optim import adamw
 from fastformers_tf.train.tasks import TaskData, build_task_model
@@ -206,15 +206,15 @@ def distill(recipe, verbose=1):
             layer_map=list(cfg.layer_map) or None,
         )
         distiller.compile(optimizer=adamw(cfg.learning_rate, total_steps, cfg.warmup_ratio, cfg.weight_decay))
-    keep_best = KeepBest(evals, best_dir(output_dir, chief), student_tokenizer, cfg.eval_batch_size, recipe,
-                         target=distiller.plain_student)  # fmt: skip
     epoch_times = EpochTimes()
     tensorboard = keras.callbacks.TensorBoard(log_dir=os.path.join(output_dir, "logs"))
     sizes = " + ".join(f"{r['examples']} {r['source']}" for r in per_source)
     print(f"{task.name}: student {made['layers']}L/{made['hidden_dim']} from {cfg.student}; transfer {sizes}; "
           f"{len(evals)} {cfg.eval_split} examples, {total_steps} steps")  # fmt: skip
     start = time.time()
-    with worker_folder(keep_best.directory, chief):
+    with best_folder(output_dir, chief) as best:
+        keep_best = KeepBest(evals, best, student_tokenizer, cfg.eval_batch_size, recipe,
+                             target=distiller.plain_student)  # fmt: skip
         distiller.fit(dataset, epochs=cfg.epochs, callbacks=[epoch_times, keep_best, tensorboard], verbose=verbose)
     wall_clock = time.time() - start
     if not chief:  # the chief reports and writes

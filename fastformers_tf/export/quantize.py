@@ -66,17 +66,16 @@ def _check_paths(path, output_path):
 class BatchReader:
     """A `CalibrationDataReader` over sample input batches (dicts of numpy arrays).
 
-    Keeps only the inputs the model has, under the file's names (Hugging
-    Face's, or the inner ones of older exports), so batches made for any of
-    our task models can be passed as they are.
+    Batches carry the inner input names (as `pad_batch` makes them); each is
+    fed under the file's names (Hugging Face's, or the inner ones of older
+    exports), keeping only the inputs the model has, so batches made for any
+    of our task models can be passed as they are.
     """
 
     def __init__(self, batches, input_names):
         self._batches = [
-            {name: batch[to_inner(name)] if to_inner(name) in batch else batch[name] for name in input_names
-             if name in batch or to_inner(name) in batch}
-            for batch in batches
-        ]  # fmt: skip
+            {name: batch[to_inner(name)] for name in input_names if to_inner(name) in batch} for batch in batches
+        ]
         self._next = iter(self._batches)
 
     def get_next(self):

@@ -142,7 +142,8 @@ class EncoderConfig:
         Without it, a pruned encoder raises `ValueError`.
         """
         uneven = len(set(self.num_heads)) != 1 or len(set(self.intermediate_dim)) != 1
-        if (uneven or self.head_dim * self.num_heads[0] != self.hidden_dim) and not per_layer:
+        pruned = uneven or self.head_dim * self.num_heads[0] != self.hidden_dim
+        if pruned and not per_layer:
             if uneven:
                 raise ValueError(
                     f"Hugging Face configs need one head count and FFN size for all layers; this model has "
@@ -155,7 +156,7 @@ class EncoderConfig:
             "vocab_size": self.vocab_size,
             "num_hidden_layers": self.num_layers,
             "hidden_size": self.hidden_dim,
-            "num_attention_heads": self.hidden_dim // self.head_dim if per_layer else self.num_heads[0],
+            "num_attention_heads": self.hidden_dim // self.head_dim,  # num_heads[0] when unpruned
             "intermediate_size": max(self.intermediate_dim),
             "hidden_act": hf_act[self.activation],
             "hidden_dropout_prob": self.dropout,
@@ -171,7 +172,7 @@ class EncoderConfig:
                 else {}
             ),
         }
-        if per_layer and (uneven or self.head_dim * self.num_heads[0] != self.hidden_dim):
+        if pruned:
             hf["fastformers_layers"] = {
                 "num_heads": list(self.num_heads),
                 "intermediate_dim": list(self.intermediate_dim),

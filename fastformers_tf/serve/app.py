@@ -115,7 +115,6 @@ def make_app(predictor, max_batch=32, max_wait_ms=5.0, truncate=True, info=None)
     metrics = Metrics()
     batcher = MicroBatcher(predictor, max_batch, max_wait_ms, on_batch=metrics.on_batch)
     metrics.queue_depth.set_function(lambda: batcher.depth)
-    state = {"serving": False}
 
     async def predict(request):
         start = time.perf_counter()
@@ -137,8 +136,8 @@ def make_app(predictor, max_batch=32, max_wait_ms=5.0, truncate=True, info=None)
         return JSONResponse({"predictions": [{"label": label, "probabilities": probs} for label, probs in results]})
 
     async def health(request):
-        body = {"status": "ok" if state["serving"] else "stopping", **(info or {}), "labels": predictor.labels}
-        return JSONResponse(body, status_code=200 if state["serving"] else 503)
+        body = {"status": "ok" if batcher.running else "stopping", **(info or {}), "labels": predictor.labels}
+        return JSONResponse(body, status_code=200 if batcher.running else 503)
 
     async def prometheus(request):
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
@@ -146,12 +145,10 @@ def make_app(predictor, max_batch=32, max_wait_ms=5.0, truncate=True, info=None)
     @contextlib.asynccontextmanager
     async def lifespan(app):
         await batcher.start()
-        state["serving"] = True
         try:
             yield
         finally:
             # uvicorn has stopped accepting and waited for in-flight requests; answer any still queued.
-            state["serving"] = False
             await batcher.stop()
             predictor.close()
 

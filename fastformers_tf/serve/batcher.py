@@ -51,6 +51,11 @@ class MicroBatcher:
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="predictor")
 
     @property
+    def running(self):
+        """Started and not stopping: taking requests."""
+        return self._task is not None and not self.closing
+
+    @property
     def depth(self):
         """Requests waiting for a batch."""
         return self.queue.qsize() if self.queue is not None else 0

@@ -16,7 +16,6 @@ the chief writes checkpoints, `metrics.json` and `recipe.yaml`.
 import contextlib
 import json
 import os
-import shutil
 import tempfile
 
 from fastformers_tf.backend import tf
@@ -67,20 +66,16 @@ def distributed(dataset):
     return dataset.with_options(options)
 
 
-def best_dir(output_dir, chief):
-    """Where `KeepBest` saves: `<output_dir>/best` on the chief, a temporary folder on another worker.
+@contextlib.contextmanager
+def best_folder(output_dir, chief):
+    """Where `KeepBest` saves during training: `<output_dir>/best` on the chief, else a temporary folder.
 
     Every worker saves at the same epochs (a multi-worker save runs collective
-    ops that all workers must join); only the chief's copy is kept.
+    ops that all workers must join); only the chief's copy is kept, and
+    another worker's folder is removed when the block ends.
     """
-    return os.path.join(output_dir, "best") if chief else tempfile.mkdtemp(prefix="fastformers-worker-best-")
-
-
-@contextlib.contextmanager
-def worker_folder(folder, chief):
-    """Removes a non-chief worker's `folder` (from `best_dir`) when the block ends."""
-    try:
+    if chief:
+        yield os.path.join(output_dir, "best")
+        return
+    with tempfile.TemporaryDirectory(prefix="fastformers-worker-best-", ignore_cleanup_errors=True) as folder:
         yield folder
-    finally:
-        if not chief:
-            shutil.rmtree(folder, ignore_errors=True)

@@ -12,7 +12,7 @@ from fastformers_tf.models.pretrained import from_pretrained, load_tokenizer
 from fastformers_tf.models.saving import save_model
 from fastformers_tf.recipe import RecipeError, recipe_yaml, save_recipe, validate
 from fastformers_tf.runtime.keras_predictor import KerasPredictor
-from fastformers_tf.train.distribute import best_dir, distributed, is_chief, make_strategy, worker_folder
+from fastformers_tf.train.distribute import best_folder, distributed, is_chief, make_strategy
 from fastformers_tf.train.optim import adamw
 from fastformers_tf.train.tasks import TaskData, build_task_model
 
@@ -97,12 +97,12 @@ def finetune(recipe, verbose=1, callbacks=()):
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=["accuracy"],
         )
-    keep_best = KeepBest(evals, best_dir(output_dir, chief), tokenizer, cfg.eval_batch_size, recipe)
     tensorboard = keras.callbacks.TensorBoard(log_dir=os.path.join(output_dir, "logs"))  # other workers: a temp dir
     replicas = f", {strategy.num_replicas_in_sync} replicas" if strategy.num_replicas_in_sync > 1 else ""
     print(f"{task.name}: {len(train)} train / {len(evals)} {cfg.eval_split} examples, {total_steps} steps{replicas}")
     start = time.time()
-    with worker_folder(keep_best.directory, chief):
+    with best_folder(output_dir, chief) as best:
+        keep_best = KeepBest(evals, best, tokenizer, cfg.eval_batch_size, recipe)
         model.fit(dataset, epochs=cfg.epochs, callbacks=[keep_best, tensorboard, *callbacks], verbose=verbose)
     summary = {
         "task": task.name,
