@@ -60,6 +60,9 @@ class DistillConfig(TrainingConfig):
     (a split of the task, labeled or not), `file:PATH` (text lines or JSONL with
     `text`/`text_a` and optional `text_b`) and `augment:N` (N seeded augmented
     copies of each train example); the teacher labels all of them.
+    With `quantize_aware`, the student trains through 8-bit fake quantization
+    of its GEMMs (`fastformers_tf.quantize`; ranges calibrated on the first
+    `calibration_batches` training batches): export it with `--int8_mode=qat`.
     """
 
     teacher: str = ""  # a fine-tuned task model folder (required)
@@ -79,6 +82,8 @@ class DistillConfig(TrainingConfig):
     attention_loss: str = "kl"
     layer_map: list = dataclasses.field(default_factory=list)  # student layer i -> teacher layer; []: uniform
     transfer: list = dataclasses.field(default_factory=list)
+    quantize_aware: bool = False
+    calibration_batches: int = 8
     batch_size: int = 32
 
 

@@ -24,6 +24,7 @@ from fastformers_tf.errors import ArgumentError
 from fastformers_tf.models.encoder import encoder_of
 from fastformers_tf.models.pretrained import from_pretrained, load_tokenizer
 from fastformers_tf.models.task_model import TaskModel
+from fastformers_tf.quantize.qat import is_quantized
 from fastformers_tf.recipe import RecipeError, save_recipe, validate
 from fastformers_tf.train.distribute import best_folder, distributed, is_chief, make_strategy
 from fastformers_tf.train.finetune import KeepBest
@@ -112,6 +113,20 @@ def _source_record(source, logits, cached, seconds):
     return record
 
 
+def _quantized(student, data, cfg, strategy):
+    """The student with fake-quantized GEMMs, ranges calibrated on training batches; and what metrics.json says."""
+    from fastformers_tf.quantize import quantize_model
+
+    if is_quantized(student):  # a quantization-aware student trained further keeps its ranges
+        return student, {"calibration_batches": 0}
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(data))[: cfg.calibration_batches * cfg.batch_size]
+    batches = [data.batch_inputs(student, order[i : i + cfg.batch_size]) for i in range(0, len(order), cfg.batch_size)]
+    with strategy.scope():
+        student = quantize_model(student, batches)
+    return student, {"calibration_batches": len(batches)}
+
+
 def _agreement(student, data, teacher_argmax, batch_size):
     probs = data.predict_probs(student, batch_size, progress=False)
     return float(np.mean(np.argmax(probs, -1) == teacher_argmax))
@@ -189,6 +204,8 @@ def distill(recipe, verbose=1):
 
     # === Train ===
     data = _joined([student_side for student_side, _ in sides])
+    if cfg.quantize_aware:
+        student, made["quantize_aware"] = _quantized(student, data, cfg, strategy)
     dataset = data.dataset(student, cfg.batch_size, cfg.bucket_window, recipe.seed,
                            extra={TEACHER_LOGITS: np.concatenate(all_logits)})  # fmt: skip
     dataset = distributed(dataset)

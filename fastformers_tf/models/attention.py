@@ -4,6 +4,7 @@ import math
 
 from fastformers_tf.backend import keras, tf
 from fastformers_tf.models.config import truncated_normal as _init
+from fastformers_tf.models.quant_dense import dense_class
 
 
 def padding_mask_to_attention_bias(padding_mask):
@@ -31,6 +32,7 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         hidden_dim: D.
         attention_dropout: dropout on the attention probabilities.
         initializer_range: stddev of the kernel initializer.
+        quantize: `QuantDense` projections (quantization-aware training).
 
     Call args: `x` `[B, T, D]`, `attention_bias` `[B, 1, 1, T]`, optional
     `position_bias` `[1 or B, N, T, T]`, optional `head_mask` `[B, N]` that
@@ -44,18 +46,22 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         (TensorShape([2, 5, 32]), TensorShape([2, 3, 5, 5]))
     """
 
-    def __init__(self, num_heads, head_dim, hidden_dim, attention_dropout, initializer_range=0.02, **kwargs):
+    def __init__(
+        self, num_heads, head_dim, hidden_dim, attention_dropout, initializer_range=0.02, quantize=False, **kwargs
+    ):
         super().__init__(**kwargs)
         self.num_heads = num_heads
         self.head_dim = head_dim
         self.hidden_dim = hidden_dim
         self.attention_dropout = attention_dropout
         self.initializer_range = initializer_range
+        self.quantize = quantize
         width = num_heads * head_dim
-        self.query = keras.layers.Dense(width, kernel_initializer=_init(initializer_range), name="query")
-        self.key = keras.layers.Dense(width, kernel_initializer=_init(initializer_range), name="key")
-        self.value = keras.layers.Dense(width, kernel_initializer=_init(initializer_range), name="value")
-        self.output_dense = keras.layers.Dense(hidden_dim, kernel_initializer=_init(initializer_range), name="output")
+        Dense = dense_class(quantize)
+        self.query = Dense(width, kernel_initializer=_init(initializer_range), name="query")
+        self.key = Dense(width, kernel_initializer=_init(initializer_range), name="key")
+        self.value = Dense(width, kernel_initializer=_init(initializer_range), name="value")
+        self.output_dense = Dense(hidden_dim, kernel_initializer=_init(initializer_range), name="output")
         self.dropout = keras.layers.Dropout(attention_dropout)
 
     def build(self, input_shape=None):
@@ -101,5 +107,6 @@ class MultiHeadSelfAttention(keras.layers.Layer):
             hidden_dim=self.hidden_dim,
             attention_dropout=self.attention_dropout,
             initializer_range=self.initializer_range,
+            quantize=self.quantize,
         )
         return config

@@ -32,6 +32,9 @@ class TransformerEncoder(keras.Model):
             `ffn_mask` `[B, sum(intermediate_dim)]`, concatenated over layers,
             that multiply attention probabilities and FFN activations: their
             gradients are the first-order importance scores used for pruning.
+        quantize: 8-bit fake quantization of every Transformer-layer GEMM
+            (`QuantDense`), for quantization-aware training and full-integer
+            exports; see `fastformers_tf.quantize.quantize_model`.
 
     Inputs (a dict): `token_ids` int32 `[B, T]`, `segment_ids` int32 `[B, T]`
     (only when `type_vocab_size > 0`), `padding_mask` int32 `[B, T]`, and the
@@ -49,7 +52,9 @@ class TransformerEncoder(keras.Model):
         TensorShape([1, 3, 32])
     """
 
-    def __init__(self, output_hidden_states=False, output_attentions=False, mask_inputs=False, **kwargs):
+    def __init__(
+        self, output_hidden_states=False, output_attentions=False, mask_inputs=False, quantize=False, **kwargs
+    ):
         base_kwargs = {k: kwargs.pop(k) for k in ("name", "trainable", "dtype") if k in kwargs}
         config = EncoderConfig(**kwargs)
 
@@ -86,6 +91,7 @@ class TransformerEncoder(keras.Model):
                 config.attention_dropout,
                 config.layer_norm_epsilon,
                 config.initializer_range,
+                quantize,
                 name=f"transformer_layer_{i}",
             )
             for i, (num_heads, intermediate_dim) in enumerate(
@@ -139,6 +145,7 @@ class TransformerEncoder(keras.Model):
         self.output_hidden_states = output_hidden_states
         self.output_attentions = output_attentions
         self.mask_inputs = mask_inputs
+        self.quantize = quantize
         self.embeddings = embeddings
         self.position_bias_layer = position_bias_layer
         self.transformer_layers = transformer_layers
@@ -152,6 +159,7 @@ class TransformerEncoder(keras.Model):
             "output_hidden_states": self.output_hidden_states,
             "output_attentions": self.output_attentions,
             "mask_inputs": self.mask_inputs,
+            "quantize": self.quantize,
         }
 
     @classmethod

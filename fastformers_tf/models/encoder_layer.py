@@ -4,6 +4,7 @@ from fastformers_tf.backend import keras, tf
 from fastformers_tf.models.activations import get_activation
 from fastformers_tf.models.attention import MultiHeadSelfAttention
 from fastformers_tf.models.config import truncated_normal as _init
+from fastformers_tf.models.quant_dense import dense_class
 
 
 @keras.saving.register_keras_serializable(package="fastformers_tf")
@@ -20,6 +21,7 @@ class TransformerEncoderLayer(keras.layers.Layer):
         attention_dropout: dropout on attention probabilities.
         layer_norm_epsilon: LayerNormalization epsilon.
         initializer_range: stddev of the kernel initializer.
+        quantize: `QuantDense` for every GEMM (quantization-aware training).
 
     Call args: `x` `[B, T, D]`, `attention_bias` `[B, 1, 1, T]`, optional
     `position_bias`, `head_mask` `[B, N]`, `ffn_mask` `[B, F]` (multiplies the
@@ -42,6 +44,7 @@ class TransformerEncoderLayer(keras.layers.Layer):
         attention_dropout,
         layer_norm_epsilon,
         initializer_range=0.02,
+        quantize=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -54,15 +57,17 @@ class TransformerEncoderLayer(keras.layers.Layer):
         self.attention_dropout = attention_dropout
         self.layer_norm_epsilon = layer_norm_epsilon
         self.initializer_range = initializer_range
+        self.quantize = quantize
         self._activation_fn = get_activation(activation)
         self.attention = MultiHeadSelfAttention(
-            num_heads, head_dim, hidden_dim, attention_dropout, initializer_range, name="attention"
+            num_heads, head_dim, hidden_dim, attention_dropout, initializer_range, quantize, name="attention"
         )
+        Dense = dense_class(quantize)
         self.attention_norm = keras.layers.LayerNormalization(epsilon=layer_norm_epsilon, name="attention_norm")
-        self.intermediate = keras.layers.Dense(
+        self.intermediate = Dense(
             intermediate_dim, kernel_initializer=_init(initializer_range), name="intermediate"
         )
-        self.output_dense = keras.layers.Dense(hidden_dim, kernel_initializer=_init(initializer_range), name="output")
+        self.output_dense = Dense(hidden_dim, kernel_initializer=_init(initializer_range), name="output")
         self.output_norm = keras.layers.LayerNormalization(epsilon=layer_norm_epsilon, name="output_norm")
         self.dropout = keras.layers.Dropout(dropout)
 
@@ -108,5 +113,6 @@ class TransformerEncoderLayer(keras.layers.Layer):
             attention_dropout=self.attention_dropout,
             layer_norm_epsilon=self.layer_norm_epsilon,
             initializer_range=self.initializer_range,
+            quantize=self.quantize,
         )
         return config
