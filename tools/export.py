@@ -22,8 +22,16 @@ flags.DEFINE_string(
 )
 flags.DEFINE_string("output_dir", None, "Export directory to write.", required=True)
 flags.DEFINE_boolean("int8", False, "Also write the INT8 ONNX model.")
-flags.DEFINE_enum("int8_mode", "dynamic", ["dynamic", "static"], "INT8 quantization: dynamic, or static QDQ.")
-flags.DEFINE_string("calibration_file", None, "Static INT8: a UTF-8 file of texts (one per line) to calibrate on.")
+flags.DEFINE_enum(
+    "int8_mode",
+    "dynamic",
+    ["dynamic", "static", "qat"],
+    "INT8 quantization: dynamic; static (post-training, calibrated); qat (the fake quantization of a model distilled "
+    "with distill.quantize_aware=true; a float model is calibrated into one first).",
+)
+flags.DEFINE_string(
+    "calibration_file", None, "Static INT8 (and qat on a float model): a UTF-8 file of texts (one per line)."
+)
 flags.DEFINE_boolean("per_channel", True, "Per-channel INT8 weight scales.")
 flags.DEFINE_enum("reduce_range", "auto", ["auto", "true", "false"], "7-bit INT8 weights (auto: without VNNI).")
 flags.DEFINE_boolean("exclude_classifier", False, "Keep the output Dense layer in fp32 in the INT8 model.")
@@ -31,7 +39,7 @@ flags.DEFINE_boolean(
     "unfuse_skip_layernorm", True, "INT8 model: SkipLayerNormalization as Add + LayerNormalization (faster on CPU)."
 )
 flags.DEFINE_boolean("fp16", False, "Also write the FP16 ONNX model (for GPUs).")
-flags.DEFINE_boolean("tflite", False, "Also write TFLite fp32 and dynamic-range INT8 models.")
+flags.DEFINE_boolean("tflite", False, "Also write TFLite fp32 and INT8 models (INT8 as --int8_mode says).")
 flags.DEFINE_boolean(
     "require_fusion", True, "Fail when BERT/RoBERTa attention does not fuse (--norequire_fusion: warn and write it)."
 )
@@ -46,7 +54,9 @@ def calibration_batches(tokenizer, input_names, batch_size=16):
     from fastformers_tf.runtime.base import Predictor, padded_batches
 
     if not FLAGS.calibration_file:
-        raise app.UsageError("--int8_mode=static needs --calibration_file (texts like the ones to serve).")
+        raise app.UsageError(
+            f"--int8_mode={FLAGS.int8_mode} needs --calibration_file (texts like the ones to serve) for this model."
+        )
     texts = [line for _, line in read_lines(FLAGS.calibration_file)]
     if not texts:
         raise app.UsageError(f"--calibration_file={FLAGS.calibration_file} has no texts.")
@@ -74,13 +84,18 @@ def main(argv):
         tflite=FLAGS.tflite,
         require_fusion=FLAGS.require_fusion,
     )
+    from fastformers_tf.quantize import is_quantized
+
     batches = None
-    if FLAGS.int8 and FLAGS.int8_mode == "static":
+    calibrated = FLAGS.int8_mode == "static" or FLAGS.int8_mode == "qat" and not is_quantized(model)
+    if (FLAGS.int8 or FLAGS.tflite) and calibrated:
         batches = calibration_batches(tokenizer, model.input)
     report = export_all(model, FLAGS.output_dir, tokenizer, options, batches, source=FLAGS.model)
     for name, counts in report["fused_op_counts"].items():
         fused = {op: n for op, n in counts.items() if op in FUSED_OPS}
         print(f"{name}: fused ops {json.dumps(fused)}")
+    if "tflite_float_ops" in report:
+        print(f"tflite/int8: ops left in float {json.dumps(report['tflite_float_ops'])}")
     for name, parity in report["parity"].items():
         agreement = parity["argmax_agreement"]
         print(

@@ -107,6 +107,14 @@ def zero_biases(model):
     return [w.name for w in model.weights if w.name.endswith("bias:0") and not np.any(w.numpy())]
 
 
+def bert_optimizer(path, hidden_dim):
+    """onnxruntime's BERT fusions (`model_type="bert_keras"`) run on `path`: the `OnnxModel` to save."""
+    from onnxruntime.transformers import optimizer
+
+    with _quiet():
+        return optimizer.optimize_model(path, model_type="bert_keras", num_heads=1, hidden_size=hidden_dim, opt_level=0)
+
+
 def optimize_onnx(path, output_path, model, require_fusion=True):
     """Runs onnxruntime's BERT fusion (`model_type="bert_keras"`) on an exported file.
 
@@ -122,15 +130,10 @@ def optimize_onnx(path, output_path, model, require_fusion=True):
 
     Returns the op-type counts of the optimized graph.
     """
-    from onnxruntime.transformers import optimizer
-
     from fastformers_tf.models.encoder import encoder_of
 
     config = encoder_of(model).config
-    with _quiet():
-        optimized = optimizer.optimize_model(
-            path, model_type="bert_keras", num_heads=1, hidden_size=config.hidden_dim, opt_level=0
-        )
+    optimized = bert_optimizer(path, config.hidden_dim)
     initializers = {init.name: init for init in optimized.model.graph.initializer}
     for node in optimized.model.graph.node:
         if node.op_type != "Attention":

@@ -22,6 +22,7 @@ from fastformers_tf.export.fp16 import convert_fp16
 from fastformers_tf.export.layernorm import unfuse_skip_layernorm
 from fastformers_tf.export.onnx import DEFAULT_OPSET, check_onnx, export_onnx, fused_op_counts, optimize_onnx
 from fastformers_tf.export.parity import compare
+from fastformers_tf.export.qdq import export_qdq
 from fastformers_tf.export.quantize import classifier_nodes, default_reduce_range, quantize_int8
 from fastformers_tf.models.encoder import TransformerEncoder, encoder_of
 
@@ -37,7 +38,12 @@ class ExportOptions:
         atol: largest difference from Keras allowed for fp32 files (ONNX
             before and after fusion, TFLite); beyond it the export fails.
         int8: write the INT8 ONNX model.
-        int8_mode: "dynamic" or "static" (QDQ, calibrated on `calibration_batches`).
+        int8_mode: "dynamic"; "static" (ONNX QDQ by onnxruntime's quantizer,
+            TFLite full integer by its converter, both calibrated on
+            `calibration_batches`); or "qat": the fake quantization of a
+            quantization-aware model (`fastformers_tf.quantize`) as ONNX QDQ
+            and TFLite int8 (a float model is first calibrated on
+            `calibration_batches`: post-training, with the same quantizers).
         per_channel: per-channel int8 weight scales.
         reduce_range: 7-bit int8 weights; None picks it from the CPU flags.
         exclude_classifier: keep the output Dense layer in fp32.
@@ -45,7 +51,7 @@ class ExportOptions:
             nodes back as `Add` + `LayerNormalization`, faster on CPU (see
             `export.layernorm`); `OnnxPredictor` keeps them apart on CPU.
         fp16: write the FP16 ONNX model (for GPUs).
-        tflite: write TFLite fp32 and dynamic-range INT8 models.
+        tflite: write TFLite fp32 and INT8 (by `int8_mode`) models.
         require_fusion: fail when BERT/RoBERTa attention does not fuse.
     """
 
@@ -80,6 +86,8 @@ def export_all(model, output_dir, tokenizer=None, options=None, calibration_batc
         source: where the model came from; a `recipe.yaml` there is copied along.
     """
     options = options or ExportOptions()
+    if options.int8_mode not in INT8_MODES:
+        raise ValueError(f"Unknown int8_mode {options.int8_mode!r}; expected one of {INT8_MODES}.")
     if options.reduce_range is None:
         options = dataclasses.replace(options, reduce_range=default_reduce_range())
     with artifacts.writing(output_dir, EXPORT_KIND) as folder:
@@ -101,6 +109,7 @@ def export_all(model, output_dir, tokenizer=None, options=None, calibration_batc
     return report
 
 
+INT8_MODES = ("dynamic", "static", "qat")
 HF_CLASSES = {"bert": "Bert", "roberta": "Roberta", "mpnet": "MPNet"}
 
 
@@ -128,8 +137,32 @@ def hf_export_config(model):
     return hf
 
 
+def _quantized_pair(model, options, calibration_batches):
+    """`(float model, quantization-aware model or None)`: what the fp32 and the INT8 files are made from."""
+    from fastformers_tf.quantize import dequantize_model, is_quantized, quantize_model
+
+    int8 = options.int8 or options.tflite  # TFLite always writes its INT8 file beside the fp32 one
+    qat = int8 and options.int8_mode == "qat"
+    if not is_quantized(model):
+        if not qat:
+            return model, None
+        if not calibration_batches:
+            raise ValueError(
+                "int8_mode='qat' on a float model needs calibration_batches (or export a model distilled with "
+                "distill.quantize_aware)."
+            )
+        logger.info("Not quantization-aware: calibrating its quantizers (post-training static INT8).")
+        return model, quantize_model(model, calibration_batches)
+    if int8 and not qat:
+        raise ValueError(
+            f"The model is quantization-aware: export its INT8 files with int8_mode='qat', not {options.int8_mode!r}."
+        )
+    return dequantize_model(model), model
+
+
 def _export_into(folder, model, options, calibration_batches):
     files, counts, parity = {}, {}, {}
+    model, quantized = _quantized_pair(model, options, calibration_batches)
 
     def file(backend, precision):
         files[f"{backend}/{precision}"] = EXPORT_FILES[backend, precision]
@@ -141,7 +174,11 @@ def _export_into(folder, model, options, calibration_batches):
     counts["onnx/fp32"] = optimize_onnx(raw, fused, model, require_fusion=options.require_fusion)
     parity["onnx/fp32"] = check_onnx(model, fused, options.atol)
 
-    if options.int8:
+    if options.int8 and quantized is not None:
+        path = file("onnx", "int8")
+        counts["onnx/int8"] = export_qdq(quantized, path, options.opset)
+        parity["onnx/int8"] = _compare(quantized, "onnx", path)
+    elif options.int8:
         path = file("onnx", "int8")
         exclude = classifier_nodes(fused) if options.exclude_classifier else []
         counts["onnx/int8"] = quantize_int8(
@@ -158,14 +195,17 @@ def _export_into(folder, model, options, calibration_batches):
         counts["onnx/fp16"] = convert_fp16(fused, path)
         parity["onnx/fp16"] = _compare(model, "onnx", path)
 
+    report = {"files": files, "fused_op_counts": counts, "parity": parity}
     if options.tflite:
-        from fastformers_tf.export.tflite import check_tflite, export_tflite
+        from fastformers_tf.export.tflite import check_tflite, export_tflite, float_ops
 
         path = export_tflite(model, file("tflite", "fp32"))
         parity["tflite/fp32"] = check_tflite(model, path, options.atol)
-        path = export_tflite(model, file("tflite", "int8"), int8=True)
-        parity["tflite/int8"] = _compare(model, "tflite", path)
-    return {"files": files, "fused_op_counts": counts, "parity": parity}
+        static = calibration_batches if options.int8_mode == "static" else None
+        path = export_tflite(quantized or model, file("tflite", "int8"), int8=True, calibration_batches=static)
+        parity["tflite/int8"] = _compare(quantized or model, "tflite", path)
+        report["tflite_float_ops"] = float_ops(path)
+    return report
 
 
 def _compare(model, backend, path):

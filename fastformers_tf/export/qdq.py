@@ -9,9 +9,15 @@ both inputs of each MatMul and runs it as an int8 GEMM (static INT8: the
 activation scales are the trained ones, nothing is measured per call).
 """
 
+import logging
+
 import numpy as np
 import onnx
 from onnx import numpy_helper
+
+from fastformers_tf.export.onnx import DEFAULT_OPSET, bert_optimizer, export_onnx, fused_op_counts
+
+logger = logging.getLogger(__name__)
 
 # A weight is taken as on the grid when rounding moves it by less than this share of a step.
 GRID_TOLERANCE = 1e-3
@@ -66,3 +72,25 @@ def quantize_folded_weights(proto):
     del proto.graph.node[:]
     proto.graph.node.extend(nodes)
     return proto
+
+
+def export_qdq(model, path, opset=DEFAULT_OPSET):
+    """Writes a quantization-aware `model` as an ONNX QDQ model at `path`; returns its op-type counts.
+
+    tf2onnx's graph with int8 weights (`quantize_folded_weights`), then
+    onnxruntime's BERT fusions: LayerNorm, SkipLayerNorm and Gelu fuse;
+    attention does not (the Q/DQ pairs sit inside its pattern), so its two
+    batched matmuls stay apart. onnxruntime turns each DequantizeLinear ->
+    MatMul pair into `MatMulIntegerToFloat` when it loads the file.
+    """
+    from fastformers_tf.models.encoder import encoder_of
+    from fastformers_tf.quantize.qat import is_quantized
+
+    if not is_quantized(model):
+        raise ValueError("export_qdq needs a quantization-aware model: make one with fastformers_tf.quantize.quantize_model.")
+    onnx.save(quantize_folded_weights(export_onnx(model, path, opset)), path)
+    optimized = bert_optimizer(path, encoder_of(model).config.hidden_dim)
+    optimized.save_model_to_file(path)
+    counts = fused_op_counts(onnx.load(path))
+    logger.info("Wrote %s (QDQ int8 from fake quantization): %s", path, counts)
+    return counts

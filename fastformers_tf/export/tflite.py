@@ -2,6 +2,8 @@
 
 import logging
 
+import numpy as np
+
 from fastformers_tf.backend import tf
 from fastformers_tf.models.encoder import TransformerEncoder, encoder_of, input_signature
 from fastformers_tf.runtime.keras_predictor import keras_outputs_spec
@@ -25,7 +27,7 @@ def tflite_ready(model):
     return tflite_encoder if isinstance(model, TransformerEncoder) else model.with_encoder(tflite_encoder)
 
 
-def export_tflite(model, path, int8=False):
+def export_tflite(model, path, int8=False, calibration_batches=None):
     """Writes `model` as a `.tflite` file; returns the path.
 
     Converted from a concrete function over `[None, None]` inputs, so the
@@ -37,9 +39,17 @@ def export_tflite(model, path, int8=False):
     Args:
         model: a task model or `TransformerEncoder` (rebuilt with `tflite_ready`).
         path: the file to write.
-        int8: dynamic-range INT8 (`tf.lite.Optimize.DEFAULT`): int8 weights,
-            activations quantized on the fly inside each matmul.
+        int8: INT8 (`tf.lite.Optimize.DEFAULT`). For a quantization-aware
+            model (`fastformers_tf.quantize`), the GEMMs run int8 in and out
+            with the trained ranges; otherwise, with `calibration_batches`,
+            post-training static INT8 (ranges measured on them, ops without
+            an int8 kernel left in float); otherwise dynamic range (int8
+            weights, activations quantized on the fly inside each matmul).
+            `float_ops(path)` names what still runs in float.
+        calibration_batches: input dicts of real text (inner names), for static INT8.
     """
+    from fastformers_tf.quantize.qat import is_quantized
+
     model = tflite_ready(model)
     names = keras_outputs_spec(model)
 
@@ -53,13 +63,38 @@ def export_tflite(model, path, int8=False):
     converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
     # Builtin ops only: a SELECT_TF_OPS fallback would need the TensorFlow runtime at serving time.
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    kind = "fp32"
     if int8:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        kind = "dynamic-range int8"
+        if is_quantized(model):
+            kind = "int8 from fake quantization"
+        elif calibration_batches:
+            batches = [{to_hf(name): batch[name] for name in specs} for batch in calibration_batches]
+            converter.representative_dataset = lambda: iter(batches)
+            kind = f"static int8 ({len(batches)} calibration batches)"
     flatbuffer = converter.convert()
     with open(path, "wb") as f:
         f.write(flatbuffer)
-    logger.info("Wrote %s (%s, %d bytes)", path, "dynamic-range int8" if int8 else "fp32", len(flatbuffer))
+    logger.info("Wrote %s (%s, %d bytes)", path, kind, len(flatbuffer))
     return path
+
+
+def float_ops(path):
+    """`{op name: count}` of the ops in a `.tflite` file that compute in float (DEQUANTIZE aside).
+
+    An op counts as float when one of its outputs is float32: in an int8
+    model these are the ops with no int8 kernel or no range to use one.
+    """
+    from fastformers_tf.runtime.tflite_predictor import interpreter_class
+
+    interpreter = interpreter_class()(model_path=path)
+    dtypes = {t["index"]: t["dtype"] for t in interpreter.get_tensor_details()}
+    counts = {}
+    for op in interpreter._get_ops_details():  # the public Analyzer only prints
+        if op["op_name"] != "DEQUANTIZE" and any(dtypes[i] == np.float32 for i in op["outputs"]):
+            counts[op["op_name"]] = counts.get(op["op_name"], 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def check_tflite(model, path, atol=1e-4, threads=None):
