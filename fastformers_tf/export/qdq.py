@@ -87,7 +87,9 @@ def export_qdq(model, path, opset=DEFAULT_OPSET):
     from fastformers_tf.quantize.qat import is_quantized
 
     if not is_quantized(model):
-        raise ValueError("export_qdq needs a quantization-aware model: make one with fastformers_tf.quantize.quantize_model.")
+        raise ValueError(
+            "export_qdq needs a quantization-aware model: make one with fastformers_tf.quantize.quantize_model."
+        )
     onnx.save(quantize_folded_weights(export_onnx(model, path, opset)), path)
     optimized = bert_optimizer(path, encoder_of(model).config.hidden_dim)
     optimized.save_model_to_file(path)

@@ -64,9 +64,7 @@ class TransformerEncoderLayer(keras.layers.Layer):
         )
         Dense = dense_class(quantize)
         self.attention_norm = keras.layers.LayerNormalization(epsilon=layer_norm_epsilon, name="attention_norm")
-        self.intermediate = Dense(
-            intermediate_dim, kernel_initializer=_init(initializer_range), name="intermediate"
-        )
+        self.intermediate = Dense(intermediate_dim, kernel_initializer=_init(initializer_range), name="intermediate")
         self.output_dense = Dense(hidden_dim, kernel_initializer=_init(initializer_range), name="output")
         self.output_norm = keras.layers.LayerNormalization(epsilon=layer_norm_epsilon, name="output_norm")
         self.dropout = keras.layers.Dropout(dropout)

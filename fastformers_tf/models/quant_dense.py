@@ -76,7 +76,10 @@ class QuantDense(keras.layers.Dense):
         if observe:
             batch = tf.stop_gradient(x)
             first = tf.equal(self.batches, 0.0)
-            for var, value in ((low, tf.minimum(tf.reduce_min(batch), 0.0)), (high, tf.maximum(tf.reduce_max(batch), 0.0))):
+            for var, value in (
+                (low, tf.minimum(tf.reduce_min(batch), 0.0)),
+                (high, tf.maximum(tf.reduce_max(batch), 0.0)),
+            ):
                 var.assign(tf.where(first, value, self.ema_decay * var + (1 - self.ema_decay) * value))
         return tf.quantization.fake_quant_with_min_max_vars(x, low, high, num_bits=NUM_BITS, narrow_range=False)
 

@@ -26,7 +26,9 @@ def _dense_layers(layer):
 
 def quant_dense_layers(model):
     """The `QuantDense` layers of `model`'s encoder, in layer order (empty for a float model)."""
-    return [d for layer in encoder_of(model).transformer_layers for d in _dense_layers(layer) if isinstance(d, QuantDense)]
+    return [
+        d for layer in encoder_of(model).transformer_layers for d in _dense_layers(layer) if isinstance(d, QuantDense)
+    ]
 
 
 def is_quantized(model):

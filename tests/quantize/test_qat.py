@@ -83,11 +83,13 @@ def test_training_moves_weights_and_ranges_and_inference_leaves_ranges_alone(mod
     x = sample_inputs(model, 8, 13, seed=5)
     qat(x, training=False)
     np.testing.assert_array_equal(ranges(qat), before)
-    qat.compile(optimizer=keras.optimizers.Adam(1e-2), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    qat.compile(
+        optimizer=keras.optimizers.Adam(1e-2), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
     qat.fit(x, np.arange(8) % 3, epochs=3, batch_size=4, verbose=0)
     after = ranges(qat)
     assert not np.allclose(after, before)
-    assert any(not np.array_equal(d.kernel.numpy(), k) for d, k in zip(quant_dense_layers(qat), kernels))
+    assert any(not np.array_equal(d.kernel.numpy(), k) for d, k in zip(quant_dense_layers(qat), kernels, strict=True))
     assert max(d.batches.numpy() for d in quant_dense_layers(qat)) == 3 + 6  # 3 calibration + 2 steps x 3 epochs
 
 
@@ -112,8 +114,8 @@ def test_quant_dense_takes_no_activation():
 # embeddings, LayerNorm (mean / squared difference / rsqrt), residual adds,
 # attention scores and softmax, pooling, the float classifier head, and the
 # bias-only blocks of the layer with no heads and no FFN units (ZEROS_LIKE + ADD).
-QAT_TFLITE_FLOAT_OPS = {"ADD", "BATCH_MATMUL", "CAST", "FULLY_CONNECTED", "GATHER", "MEAN", "MUL", "RSQRT",
-                        "SOFTMAX", "SQUARED_DIFFERENCE", "SUB", "SUM", "MAXIMUM", "DIV", "EXPAND_DIMS", "ZEROS_LIKE"}  # fmt: skip
+QAT_TFLITE_FLOAT_OPS = {"ADD", "BATCH_MATMUL", "CAST", "FULLY_CONNECTED", "GATHER", "MEAN", "MUL", "RSQRT", "SOFTMAX",
+                        "SQUARED_DIFFERENCE", "SUB", "SUM", "MAXIMUM", "DIV", "EXPAND_DIMS", "ZEROS_LIKE"}  # fmt: skip
 
 
 def test_tflite_from_fake_quantization_runs_its_gemms_in_int8_and_agrees_with_keras(models, tmp_path):
