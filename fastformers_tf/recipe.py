@@ -129,7 +129,9 @@ class CompressConfig:
     (fine-tunes `model` with the `finetune` section, unless `teacher` names a
     fine-tuned task model folder), `distill` (the `distill` section), `prune`
     (the `prune` section, re-distilled; `prune_target_params` when the section
-    sets no target), `export` (fused fp32, INT8, FP16 ONNX
+    sets no target), `qat` (opt-in: the last model distilled again for
+    `qat_epochs` through 8-bit fake quantization, `distill.quantize_aware`;
+    its INT8 files come from that), `export` (fused fp32, INT8, FP16 ONNX
     and TFLite of each model), `benchmark` (every candidate timed side by side
     on `report_split`, the paper's Table 3) and `select` (the fastest candidate
     within `max_accuracy_drop` points of the teacher on `selection_split`).
@@ -137,7 +139,9 @@ class CompressConfig:
 
     teacher: str = ""  # a fine-tuned task model folder; "": fine-tune `model` here
     prune_target_params: float = 0.5  # the prune stage's target when the `prune` section sets none
-    stages: list = dataclasses.field(default_factory=lambda: list(STAGES))
+    stages: list = dataclasses.field(default_factory=lambda: [s for s in STAGES if s not in OPT_IN_STAGES])
+    qat_epochs: int = 1  # the qat stage: quantization-aware distillation epochs of the last model
+    qat_learning_rate: float = 1e-5
     report_split: str = ""  # "": distill.eval_split
     selection_split: str = ""  # "": report_split (the report then says the pick saw it)
     max_accuracy_drop: float = 1.0  # points of the task's main metric, vs the teacher
@@ -152,7 +156,9 @@ class CompressConfig:
     instance_name: str = "AWS c6i.large (2 vCPUs), on-demand Linux, us-east-1"
 
 
-STAGES = ("teacher", "distill", "prune", "export", "benchmark", "select")
+STAGES = ("teacher", "distill", "prune", "qat", "export", "benchmark", "select")
+# Opt-in stages (name them in `compress.stages` or --stages): QAT costs a distillation epoch more.
+OPT_IN_STAGES = ("qat",)
 CANDIDATE_BACKENDS = ("keras/fp32", "onnx/fp32", "onnx/int8", "tflite/fp32", "tflite/int8")
 
 

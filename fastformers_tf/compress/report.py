@@ -21,6 +21,8 @@ STEPS = (
      and r["instances"] > 1),
     ("+ structured pruning", lambda r, m: r["model"] == "prune" and (r["backend"], r["precision"]) == ("onnx", "int8")
      and r["instances"] > 1),
+    ("+ quantization-aware training (static INT8)", lambda r, m: r["model"] == "qat"
+     and (r["backend"], r["precision"]) == ("onnx", "int8") and r["instances"] > 1),
 )  # fmt: skip
 
 

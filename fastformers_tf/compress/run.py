@@ -23,8 +23,9 @@ from fastformers_tf.data import get_task
 from fastformers_tf.errors import ArgumentError
 from fastformers_tf.recipe import STAGES, RecipeError, validate
 
-MODEL_STAGES = ("teacher", "distill", "prune")
-OPTIONAL_STAGES = ("prune",)  # the export and benchmark run without a pruned model when its stage never ran
+MODEL_STAGES = ("teacher", "distill", "prune", "qat")
+# The export and benchmark run without a pruned or QAT model when those stages never ran.
+OPTIONAL_STAGES = ("prune", "qat")
 BENCHMARK_FILE = "benchmark.json"
 
 
@@ -135,6 +136,18 @@ class Job:
         return {"model_dir": model_dir, "metrics": final["metrics"],
                 "layer_params": result["after_pruning"]["layer_params"]}  # fmt: skip
 
+    def _qat(self, folder):
+        from fastformers_tf.distill.run import distill
+
+        last = "prune" if "prune" in self.records else "distill"
+        section = dataclasses.replace(
+            self.recipe.distill, teacher=self.records["teacher"]["model_dir"], student=self.records[last]["model_dir"],
+            keep_layers=[], num_layers=0, hidden_dim=0, num_heads=0, intermediate_dim=0, activation="",
+            quantize_aware=True, epochs=self.cfg.qat_epochs, learning_rate=self.cfg.qat_learning_rate,
+        )  # fmt: skip
+        summary = distill(self.sub_recipe(folder, distill=section), verbose=self.verbose)
+        return {"model_dir": self.final_path("qat", "best"), "from": last, "metrics": summary["best"]}
+
     def models(self):
         """`{stage: model folder}` of the model stages that have run, in pipeline order."""
         return {name: self.records[name]["model_dir"] for name in MODEL_STAGES if name in self.records}
@@ -152,8 +165,10 @@ class Job:
         exports = {}
         for name, model_dir in self.models().items():
             self.log(f"[export] {name}: {model_dir}")
-            info = export_all(load_model(model_dir), os.path.join(folder, name), load_tokenizer(model_dir), options,
-                              source=model_dir)  # fmt: skip
+            # The QAT model's INT8 files carry its trained ranges; its fp32 ones are its float copy.
+            model_options = dataclasses.replace(options, int8_mode="qat", fp16=False) if name == "qat" else options
+            info = export_all(load_model(model_dir), os.path.join(folder, name), load_tokenizer(model_dir),
+                              model_options, source=model_dir)  # fmt: skip
             exports[name] = {"dir": self.final_path("export", name), "model_dir": model_dir, "files": info["files"],
                              "fused_op_counts": info["fused_op_counts"]}  # fmt: skip
         return {"exports": exports}
@@ -189,7 +204,9 @@ class Job:
             return load_predictor(exports[c.model]["dir"], c.backend, c.precision, threads=threads or c.threads,
                                   instances=instances or c.instances, max_length=max_length)  # fmt: skip
 
-        cands = candidates(list(models), cfg.backends, cfg.instances, cores)
+        # The QAT model is timed only at INT8: its fp32 files are its float copy, its Keras model fake-quantizes.
+        cands = [c for c in candidates(list(models), cfg.backends, cfg.instances, cores)
+                 if c.model != "qat" or c.precision == "int8"]  # fmt: skip
         self.log(f"[benchmark] {len(cands)} candidates on {self.task.name}/{report_split}, {cores} cores")
         records = run_benchmark(cands, open_predictor, data_of, cfg.throughput_batch, cfg.bench_examples,
                                 cfg.bench_rounds, progress=self.verbose > 0)  # fmt: skip

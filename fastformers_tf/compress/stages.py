@@ -32,7 +32,8 @@ UPSTREAM = {
     "teacher": (),
     "distill": ("teacher",),
     "prune": ("teacher", "distill"),
-    "export": ("teacher", "distill", "prune"),
+    "qat": ("teacher", "distill", "prune"),
+    "export": ("teacher", "distill", "prune", "qat"),
     "benchmark": ("export",),
     "select": ("benchmark",),
 }
@@ -56,6 +57,8 @@ def recipe_part(recipe, stage):
         part.update(distill=section["distill"])
     elif stage == "prune":
         part.update(distill=section["distill"], prune=section["prune"], target=compress["prune_target_params"])
+    elif stage == "qat":
+        part.update(distill=section["distill"], qat={k: compress[k] for k in ("qat_epochs", "qat_learning_rate")})
     elif stage == "benchmark":
         part.update({key: compress[key] for key in _BENCH_KEYS})
     elif stage == "select":

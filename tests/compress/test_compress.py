@@ -15,11 +15,13 @@ from omegaconf import OmegaConf
 from fastformers_tf.compress.report import STEPS
 from fastformers_tf.compress.run import compress
 from fastformers_tf.compress.stages import STAGE_FILE
-from fastformers_tf.recipe import STAGES, load_recipe
+from fastformers_tf.recipe import OPT_IN_STAGES, STAGES, load_recipe
 from fastformers_tf.runtime.load import load_predictor
 from tests.tools.conftest import ROOT, run_tool
 from tests.tools.test_errors import assert_one_line_error
 from tests.train.test_finetune import PAIRS, tiny_run_overrides, write_rte
+
+DEFAULT_STAGES = [s for s in STAGES if s not in OPT_IN_STAGES]
 
 
 def overrides(tmp_path, workdir):
@@ -54,8 +56,8 @@ def report_of(workdir):
 def test_every_stage_writes_its_folder_the_report_and_a_servable_pick(job):
     tmp_path, recipe, records = job
     work = tmp_path / "work"
-    assert sorted(os.listdir(work)) == sorted(STAGES)
-    for stage in STAGES:
+    assert sorted(os.listdir(work)) == sorted(DEFAULT_STAGES)
+    for stage in DEFAULT_STAGES:
         assert {"manifest.json", STAGE_FILE, "recipe.yaml"} <= set(os.listdir(work / stage)), stage
         assert not records[stage]["skipped"]
     assert records["distill"]["model_dir"] == str(work / "distill" / "best")
@@ -66,7 +68,8 @@ def test_every_stage_writes_its_folder_the_report_and_a_servable_pick(job):
     bench = report["benchmark"]
     # 1 baseline + 3 models x (Keras, ONNX INT8 x 1 and 2 workers), all on the 8 val pairs.
     assert len(bench["records"]) == 1 + 3 * 3 and bench["examples"] == len(PAIRS) * 2
-    assert [row["step"] for row in report["table"]] == [label for label, _ in STEPS]
+    steps = [label for label, _ in STEPS if "quantization-aware" not in label]  # the qat stage is opt-in
+    assert [row["step"] for row in report["table"]] == steps
     first = report["table"][0]
     assert first["cumulative_speedup"] == 1.0 and first["candidate"].endswith("padded to max length")
     for row in report["table"]:
@@ -94,7 +97,7 @@ def test_every_stage_writes_its_folder_the_report_and_a_servable_pick(job):
 def test_a_rerun_keeps_finished_stages_and_redoes_what_a_changed_recipe_touches(job):
     tmp_path, recipe, _ = job
     again = compress(recipe, verbose=0)
-    assert all(again[stage]["skipped"] for stage in STAGES)
+    assert all(again[stage]["skipped"] for stage in DEFAULT_STAGES)
     more = ["compress.bench_rounds=2", "compress.max_accuracy_drop=50", "compress.selection_split=train"]
     changed = load_recipe("rte", params_override=[*overrides(tmp_path, tmp_path / "work"), *more])
     records = compress(changed, stages=["benchmark", "select"], verbose=0)  # the upstream stages read from disk
@@ -107,6 +110,28 @@ def test_a_rerun_keeps_finished_stages_and_redoes_what_a_changed_recipe_touches(
     assert "accuracy (train)" in (tmp_path / "work" / "select" / "report.md").read_text()
     fastest = min(report["benchmark"]["records"][1:], key=lambda r: r["split_s"])
     assert report["selection"]["picked"]["name"] == fastest["name"]
+
+
+def test_the_opt_in_qat_stage_distills_the_pruned_model_quantization_aware_and_times_its_int8(job):
+    from fastformers_tf.models import load_model
+    from fastformers_tf.quantize import is_quantized
+
+    tmp_path, _, _ = job
+    work = tmp_path / "with-qat"
+    shutil.copytree(tmp_path / "work", work)  # the same recipe: teacher, distill and prune are kept
+    recipe = load_recipe("rte", params_override=[*overrides(tmp_path, work), "compress.qat_epochs=2"])
+    records = compress(recipe, stages=["prune", "qat", "export", "benchmark", "select"], verbose=0)
+    assert records["prune"]["skipped"] and not records["qat"]["skipped"] and not records["export"]["skipped"]
+    assert records["qat"]["from"] == "prune" and is_quantized(load_model(records["qat"]["model_dir"]))
+    with open(work / "qat" / "metrics.json", encoding="utf-8") as f:
+        assert json.load(f)["student"]["quantize_aware"]["calibration_batches"] > 0
+    with open(work / "export" / "qat" / "export.json", encoding="utf-8") as f:
+        info = json.load(f)
+    assert info["options"]["int8_mode"] == "qat" and "MatMul" in info["fused_op_counts"]["onnx/int8"]
+    report = report_of(work)
+    qat_names = [r["name"] for r in report["benchmark"]["records"] if r["model"] == "qat"]
+    assert len(qat_names) == 2 and all("onnx/int8" in name for name in qat_names)  # INT8 only, 1 and 2 workers
+    assert report["table"][-1]["step"] == "+ quantization-aware training (static INT8)"
 
 
 def test_a_stage_killed_halfway_is_redone_and_the_report_is_the_same(job):

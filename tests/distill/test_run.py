@@ -154,3 +154,14 @@ def test_the_teacher_cut_to_fewer_layers_keeps_its_head_and_a_new_shape_gets_a_n
     cfg = recipe(setup, f"distill.student={setup / 'teacher'}", "distill.hidden_dim=16", "distill.num_heads=2").distill
     student, _, made = build_student(cfg, get_task("rte"))
     assert student.output_dense.kernel.shape == (16, 2) and made["init"]["copied_in_part"] > 0
+
+
+def test_quantize_aware_distillation_calibrates_the_student_then_trains_it_through_fake_quantization(setup):
+    from fastformers_tf.quantize import is_quantized, quant_dense_layers
+
+    summary = distill(recipe(setup, "distill.quantize_aware=true", "distill.calibration_batches=2"), verbose=0)
+    assert summary["student"]["quantize_aware"] == {"calibration_batches": 2}
+    best = load_model(str(setup / "run" / "best"))
+    assert is_quantized(best)
+    seen = max(float(d.batches.numpy()) for d in quant_dense_layers(best))
+    assert seen > 2  # the 2 calibration batches, then every training step moved the ranges
