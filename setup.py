@@ -30,8 +30,9 @@ setup(
         "tf2onnx~=1.17.0",
         "onnx>=1.23,<2",
         "onnxruntime>=1.22,<2",
-        "tensorflow-model-optimization==0.8.1",
-        "absl-py>=1.4,<2",  # tensorflow-model-optimization 0.8.1 holds absl-py below 2
+        # No tensorflow-model-optimization: its quantize_model cannot rewrite our encoder (README, Known
+        # limitations); fastformers_tf.quantize does QAT with TensorFlow's own fake-quant ops.
+        "absl-py>=1.4,<3",
         "safetensors>=0.4",
         "sympy>=1.12",  # onnxruntime.transformers graph optimizer
         "h5py>=3.10",

@@ -93,11 +93,12 @@ class Job:
         return keys
 
     def run(self, stages):
-        for stage in stages:
+        for number, stage in enumerate(stages, 1):
             extra = _teacher_fingerprint(self.cfg.teacher) if stage == "teacher" and self.cfg.teacher else None
             key = stage_key(self.recipe, stage, self.upstream(stage), extra)
             body = getattr(self, f"_{stage}")
-            self.records[stage] = run_stage(self.workdir, stage, key, self.recipe, body, self.log)
+            self.records[stage] = run_stage(self.workdir, stage, key, self.recipe, body, self.log,
+                                            (number, len(stages)))  # fmt: skip
         return self.records
 
     # === Stages ===

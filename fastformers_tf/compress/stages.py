@@ -96,8 +96,10 @@ def require(workdir, stage, needed_by):
     return record
 
 
-def run_stage(workdir, stage, key, recipe, body, log=print):
+def run_stage(workdir, stage, key, recipe, body, log=print, position=None):
     """Runs `body(folder) -> record` into `<workdir>/<stage>/` unless a complete run with `key` is there.
+
+    `position` is `(i, n)`: the stage is the i-th of the n this run asked for (logged).
 
     Returns the stage's record (what `body` returned plus `stage`, `key` and
     `wall_clock_s`); `skipped` is True when the previous run was kept.
@@ -109,8 +111,8 @@ def run_stage(workdir, stage, key, recipe, body, log=print):
         return {**previous, "skipped": True}
     if previous is not None:
         log(f"[{stage}] the recipe or an upstream stage changed since {target} was written: redoing it")
-    number = STAGES.index(stage) + 1
-    log(f"[{stage}] stage {number}/{len(STAGES)} starts; writing {target} (in place once complete)")
+    number, total = position or (STAGES.index(stage) + 1, len(STAGES))
+    log(f"[{stage}] stage {number}/{total} starts; writing {target} (in place once complete)")
     start = time.time()
     with artifacts.writing(target, STAGE_KIND) as folder:
         record = body(folder)
