@@ -4,7 +4,7 @@ import math
 
 from fastformers_tf.backend import keras, tf
 from fastformers_tf.models.config import truncated_normal as _init
-from fastformers_tf.models.quant_dense import dense_class
+from fastformers_tf.models.quant_dense import dense_factory
 
 
 def padding_mask_to_attention_bias(padding_mask):
@@ -57,11 +57,11 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         self.initializer_range = initializer_range
         self.quantize = quantize
         width = num_heads * head_dim
-        Dense = dense_class(quantize)
+        Dense = dense_factory(quantize)
         self.query = Dense(width, kernel_initializer=_init(initializer_range), name="query")
         self.key = Dense(width, kernel_initializer=_init(initializer_range), name="key")
         self.value = Dense(width, kernel_initializer=_init(initializer_range), name="value")
-        self.output_dense = Dense(hidden_dim, kernel_initializer=_init(initializer_range), name="output")
+        self.output_dense = Dense(hidden_dim, residual=True, kernel_initializer=_init(initializer_range), name="output")
         self.dropout = keras.layers.Dropout(attention_dropout)
 
     def build(self, input_shape=None):

@@ -4,7 +4,7 @@ from fastformers_tf.backend import keras, tf
 from fastformers_tf.models.activations import get_activation
 from fastformers_tf.models.attention import MultiHeadSelfAttention
 from fastformers_tf.models.config import truncated_normal as _init
-from fastformers_tf.models.quant_dense import dense_class
+from fastformers_tf.models.quant_dense import dense_factory
 
 
 @keras.saving.register_keras_serializable(package="fastformers_tf")
@@ -62,10 +62,10 @@ class TransformerEncoderLayer(keras.layers.Layer):
         self.attention = MultiHeadSelfAttention(
             num_heads, head_dim, hidden_dim, attention_dropout, initializer_range, quantize, name="attention"
         )
-        Dense = dense_class(quantize)
+        Dense = dense_factory(quantize)
         self.attention_norm = keras.layers.LayerNormalization(epsilon=layer_norm_epsilon, name="attention_norm")
         self.intermediate = Dense(intermediate_dim, kernel_initializer=_init(initializer_range), name="intermediate")
-        self.output_dense = Dense(hidden_dim, kernel_initializer=_init(initializer_range), name="output")
+        self.output_dense = Dense(hidden_dim, residual=True, kernel_initializer=_init(initializer_range), name="output")
         self.output_norm = keras.layers.LayerNormalization(epsilon=layer_norm_epsilon, name="output_norm")
         self.dropout = keras.layers.Dropout(dropout)
 

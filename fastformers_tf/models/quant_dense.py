@@ -11,7 +11,11 @@ QuantizeLinear/DequantizeLinear, and the TFLite converter reads every range.
 - input: per tensor, asymmetric, 8 bits over [min, max] (0 always inside);
   the range is the first training batch's, then an exponential moving
   average of each batch's (non-trainable variables, frozen at inference).
-- output: as the input (TFLite's int8 FULLY_CONNECTED needs an output range).
+- output: as the input, for the query/key/value projections and the FFN's
+  first layer (TFLite's int8 FULLY_CONNECTED needs an output range), not for
+  the two layers whose output joins the residual stream: its few outlier
+  dimensions (Bondarenko et al. 2021) make a per-tensor 8-bit range cost
+  about 1.6 points on SST-2 (measured: README, "INT8 paths").
 - kernel: per tensor, symmetric, narrow range [-127, 127] * max|w| / 127:
   int8 weights with zero point 0, as onnxruntime and TFLite want them.
 
@@ -40,15 +44,17 @@ def fake_quant_kernel(kernel):
 
 @keras.saving.register_keras_serializable(package="fastformers_tf")
 class QuantDense(keras.layers.Dense):
-    """`keras.layers.Dense` with 8-bit fake quantization of its input, kernel and output.
+    """`keras.layers.Dense` with 8-bit fake quantization of its input, kernel and (optionally) output.
 
     Same weights as the Dense it replaces (`kernel`, `bias`), then the
-    non-trainable ranges `input_min`, `input_max`, `output_min`,
-    `output_max` and `batches` (how many batches set them). The output
+    non-trainable ranges `input_min`, `input_max`, `output_min` and
+    `output_max` (with `quantize_output`), and `batches` (how many batches
+    set them). The output
     range is what lets TFLite run FULLY_CONNECTED with int8 in and out.
 
     Args:
         units: output width.
+        quantize_output: fake-quantize the output too.
         ema_decay: weight of the old range in the moving average.
         **kwargs: `keras.layers.Dense`'s (no activation: ours are applied outside).
 
@@ -59,17 +65,19 @@ class QuantDense(keras.layers.Dense):
         1.0
     """
 
-    def __init__(self, units, ema_decay=0.99, **kwargs):
+    def __init__(self, units, quantize_output=True, ema_decay=0.99, **kwargs):
         super().__init__(units, **kwargs)
         if self.activation is not keras.activations.linear:
             raise ValueError("QuantDense takes no activation: apply it after the layer.")
+        self.quantize_output = quantize_output
         self.ema_decay = ema_decay
         self.calibrating = False  # set by `fastformers_tf.quantize.calibrating`: observe ranges at inference too
 
     def build(self, input_shape):
         super().build(input_shape)
         zeros = keras.initializers.Zeros()
-        for name in ("input_min", "input_max", "output_min", "output_max", "batches"):
+        names = ("input_min", "input_max") + (("output_min", "output_max") if self.quantize_output else ())
+        for name in (*names, "batches"):
             setattr(self, name, self.add_weight(name=name, shape=(), initializer=zeros, trainable=False))
 
     def _fake_quant(self, x, low, high, observe):
@@ -91,15 +99,23 @@ class QuantDense(keras.layers.Dense):
         outputs = tf.matmul(x, fake_quant_kernel(self.kernel))  # [..., T, units]
         if self.use_bias:
             outputs = outputs + self.bias
-        outputs = self._fake_quant(outputs, self.output_min, self.output_max, observe)
+        if self.quantize_output:
+            outputs = self._fake_quant(outputs, self.output_min, self.output_max, observe)
         if observe:
             self.batches.assign_add(1.0)
         return outputs
 
     def get_config(self):
-        return {**super().get_config(), "ema_decay": self.ema_decay}
+        return {**super().get_config(), "quantize_output": self.quantize_output, "ema_decay": self.ema_decay}
 
 
-def dense_class(quantize):
-    """`QuantDense` for a quantization-aware model, else the stock Dense (which onnxruntime's fusions need)."""
-    return QuantDense if quantize else keras.layers.Dense
+def dense_factory(quantize):
+    """`make(units, residual=False, **kwargs)`: a stock Dense (which onnxruntime's fusions need), or with
+    `quantize` a `QuantDense` that quantizes its output unless it feeds the residual stream."""
+
+    def make(units, residual=False, **kwargs):
+        if not quantize:
+            return keras.layers.Dense(units, **kwargs)
+        return QuantDense(units, quantize_output=not residual, **kwargs)
+
+    return make

@@ -26,8 +26,10 @@ def models():
 
 
 def ranges(model):
-    return np.array([[d.input_min.numpy(), d.input_max.numpy(), d.output_min.numpy(), d.output_max.numpy()]
-                     for d in quant_dense_layers(model)])  # fmt: skip
+    """Every range variable of the model's QuantDense layers, flat."""
+    return np.array(
+        [v.numpy() for d in quant_dense_layers(model) for v in d.non_trainable_weights if "batches" not in v.name]
+    )
 
 
 def test_every_gemm_of_the_layers_with_heads_or_units_is_fake_quantized_and_calibrated(models):
@@ -38,8 +40,13 @@ def test_every_gemm_of_the_layers_with_heads_or_units_is_fake_quantized_and_cali
     called = [d for d in dense if d.batches.numpy() > 0]
     assert len(called) == 12  # heads [2, 3, 0], FFN [37, 11, 0]: 4 + 2, 4 + 2, none
     assert all(d.batches.numpy() == 3 for d in called)
-    r = ranges(qat)[[dense.index(d) for d in called]]
-    assert np.all(r[:, 0] <= 0) and np.all(r[:, 1] > 0) and np.all(r[:, 1] > r[:, 0])
+    for d in called:
+        pairs = [(d.input_min, d.input_max)] + ([(d.output_min, d.output_max)] if d.quantize_output else [])
+        assert all(low.numpy() <= 0 < high.numpy() for low, high in pairs), d.name
+    # The outputs that join the residual stream stay float (attention output, FFN output).
+    assert [(d.name, d.quantize_output) for d in dense[:6]] == [
+        ("query", True), ("key", True), ("value", True), ("output", False), ("intermediate", True), ("output", False)
+    ]  # fmt: skip
 
 
 def test_the_fake_quantized_model_stays_close_to_the_float_one_and_dequantizes_back_exactly(models):
@@ -126,7 +133,8 @@ def test_tflite_from_fake_quantization_runs_its_gemms_in_int8_and_agrees_with_ke
     path = export_tflite(qat, str(tmp_path / "qat.tflite"), int8=True)
     floats = float_ops(path)
     assert set(floats) <= QAT_TFLITE_FLOAT_OPS, floats
-    assert floats["FULLY_CONNECTED"] == 1  # only the classifier: the 12 encoder GEMMs run int8 in, int8 out
+    # The classifier and the 4 GEMMs that feed the residual stream (no output range); the other 8 run int8 in and out.
+    assert floats["FULLY_CONNECTED"] == 1 + 4
     assert floats["BATCH_MATMUL"] == 2  # attention scores, once per layer with heads
     report = compare(qat, TfLitePredictor(path), SHAPES)
     assert report["argmax_agreement"] >= 0.95
@@ -180,7 +188,7 @@ def test_export_all_writes_qat_files_and_refuses_mixed_modes(models, tmp_path):
     assert report["parity"]["onnx/fp32"]["max_abs_diff"] < 1e-4  # fp32 files: the float copy, fused as ever
     assert report["fused_op_counts"]["onnx/fp32"]["Attention"] == 2
     assert report["parity"]["onnx/int8"]["argmax_agreement"] >= 0.9
-    assert report["tflite_float_ops"]["FULLY_CONNECTED"] == 1
+    assert report["tflite_float_ops"]["FULLY_CONNECTED"] == 1 + 4
     with pytest.raises(ValueError, match="quantization-aware: export its INT8 files with int8_mode='qat'"):
         export_all(qat, str(tmp_path / "dynamic"), options=ExportOptions(int8=True))
     with pytest.raises(ValueError, match="needs calibration_batches"):
