@@ -202,8 +202,9 @@ def _export_into(folder, model, options, calibration_batches):
         path = export_tflite(model, file("tflite", "fp32"))
         parity["tflite/fp32"] = check_tflite(model, path, options.atol)
         static = calibration_batches if options.int8_mode == "static" else None
-        path = export_tflite(quantized or model, file("tflite", "int8"), int8=True, calibration_batches=static)
-        parity["tflite/int8"] = _compare(quantized or model, "tflite", path)
+        int8_source = model if quantized is None else quantized
+        path = export_tflite(int8_source, file("tflite", "int8"), int8=True, calibration_batches=static)
+        parity["tflite/int8"] = _compare(int8_source, "tflite", path)
         report["tflite_float_ops"] = float_ops(path)
     return report
 

@@ -24,7 +24,7 @@ GRID_TOLERANCE = 1e-3
 
 
 def _folded_kernels(proto):
-    """`{initializer name: MatMul node}` for MatMuls whose weight is a folded per-channel fake quantization."""
+    """`{initializer name: MatMul node}` for MatMuls whose weight is a folded fake quantization."""
     initializers = {x.name for x in proto.graph.initializer}
     return {
         node.input[1]: node
