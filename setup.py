@@ -55,6 +55,9 @@ setup(
         "serve": SERVE_REQUIRES,
         "litert": ["ai-edge-litert>=2.3,<3"],
         "beam": BEAM_REQUIRES,
+        # GPU serving (runtime.providers): onnxruntime-gpu installs the same `onnxruntime` module as the CPU
+        # wheel above, so install this extra in an environment of its own, on a machine with CUDA.
+        "gpu": ["onnxruntime-gpu>=1.22,<2"],
         # The serving tests run .tflite files in LiteRT, without TensorFlow; the Beam tests run tools/score.py.
         "test": ["pytest>=8", "pytest-xdist>=3.6", "ai-edge-litert>=2.3,<3", *BEAM_REQUIRES],
         "dev": ["pytest>=8", "pytest-xdist>=3.6", "ruff>=0.6", "ai-edge-litert>=2.3,<3", *BEAM_REQUIRES],

@@ -144,6 +144,7 @@ def load_predictor(
     max_length=None,
     batch_size=32,
     allow_oversubscription=False,
+    device="cpu",
 ):
     """A `Predictor` for a model directory, packaged model name, export directory or exported file.
 
@@ -163,6 +164,10 @@ def load_predictor(
             or the model's `max_tokens` when lower).
         batch_size: texts per forward pass.
         allow_oversubscription: allow N x T above the physical cores.
+        device: "cpu" or "gpu": onnxruntime's CUDA provider with IO binding
+            (`runtime.providers`; `DeviceError` without onnxruntime-gpu).
+            Keras runs where TensorFlow places it (a visible GPU first);
+            TFLite runs on the CPU only.
 
     Example:
         >>> predictor = load_predictor("runs/rte/export", backend="onnx", precision="int8", threads=1, instances=2)
@@ -174,6 +179,14 @@ def load_predictor(
     backend = infer_backend(path) if backend == "auto" else backend
     if backend not in BACKENDS:
         raise ArgumentError(f"Unknown backend {backend!r}; expected one of {BACKENDS} or 'auto'.")
+    device_args = {}
+    if device != "cpu":
+        if backend != "onnx":
+            raise ArgumentError(f"device={device!r} is for the onnx backend (Keras finds a GPU itself), not {backend}.")
+        from fastformers_tf.runtime.providers import providers_for
+
+        providers_for(device)  # a clear error here rather than in each worker
+        device_args = {"device": device}
     if backend == "keras":
         from fastformers_tf.models.encoder import encoder_of
         from fastformers_tf.models.pretrained import from_pretrained, load_tokenizer
@@ -196,14 +209,14 @@ def load_predictor(
         if instances == 1:
             return open_backend(
                 backend, model_path, threads, tokenizer=tokenizer, labels=labels, max_length=max_length,
-                batch_size=batch_size, max_tokens=max_tokens,
+                batch_size=batch_size, max_tokens=max_tokens, **device_args,
             )  # fmt: skip
 
     from fastformers_tf.runtime.multi_instance import MultiInstancePredictor, physical_cores
 
     threads = threads or max(1, len(physical_cores()) // instances)
     return MultiInstancePredictor(
-        functools.partial(open_backend, backend, model_path, threads),
+        functools.partial(open_backend, backend, model_path, threads, **device_args),
         tokenizer,
         labels,
         instances,

@@ -4,6 +4,7 @@ import numpy as np
 
 from fastformers_tf.runtime.base import Predictor, unreadable_model
 from fastformers_tf.runtime.names import to_inner
+from fastformers_tf.runtime.providers import output_device, providers_for
 
 # onnxruntime's session-level optimizer that fuses Add + LayerNormalization into SkipLayerNormalization.
 SKIP_LAYER_NORM_FUSION = "SkipLayerNormFusion"
@@ -44,8 +45,16 @@ class OnnxPredictor(Predictor):
             or the model's `max_tokens` when lower).
         batch_size: texts per forward pass.
         threads: intra-op threads (None: onnxruntime's default, one per core).
-        providers: execution providers (default CPU). On CPU alone the session
-            keeps `Add` + `LayerNormalization` apart (see `disabled_optimizers`).
+        device: "cpu" or "gpu" (CUDA; see `runtime.providers`), when
+            `providers` is not given.
+        providers: execution providers (default: `device`'s). On CPU alone
+            the session keeps `Add` + `LayerNormalization` apart (see
+            `disabled_optimizers`).
+        io_binding: run through an `IOBinding` (default: on a GPU), so each
+            call copies the inputs to the device once and the outputs back
+            once, with no staging through onnxruntime's per-run feeds. An
+            FP16 export keeps int32 inputs and fp32 outputs, so it is fed
+            and read like the others.
         max_tokens: the longest input the model takes (export.json's), checked
             against `max_length`.
 
@@ -56,14 +65,14 @@ class OnnxPredictor(Predictor):
 
     def __init__(
         self, path, tokenizer=None, labels=None, max_length=None, batch_size=32, threads=None, providers=None,
-        max_tokens=None,
+        max_tokens=None, device="cpu", io_binding=None,
     ):  # fmt: skip
         import onnxruntime as ort
 
         super().__init__(tokenizer, labels, max_length, batch_size, max_tokens)
         self.path = path
         self.threads = threads
-        providers = providers or ["CPUExecutionProvider"]
+        providers = list(providers or providers_for(device))
         with unreadable_model(path, "an ONNX model"):
             self.session = ort.InferenceSession(
                 path, session_options(threads), providers=providers, disabled_optimizers=disabled_optimizers(providers)
@@ -72,10 +81,20 @@ class OnnxPredictor(Predictor):
         self._file_inputs = {to_inner(x.name): x.name for x in self.session.get_inputs()}
         self.input_names = tuple(self._file_inputs)
         self.output_names = tuple(to_inner(x.name) for x in self.session.get_outputs())
+        self.output_device = output_device(providers)
+        self.io_binding = self.output_device == "cuda" if io_binding is None else io_binding
 
     def forward(self, inputs):
         missing = [name for name in self.input_names if name not in inputs]
         if missing:
             raise KeyError(f"{self.path} needs inputs {missing}; got {sorted(inputs)}.")
         feed = {file_name: np.asarray(inputs[name]) for name, file_name in self._file_inputs.items()}
-        return dict(zip(self.output_names, self.session.run(None, feed), strict=True))
+        if not self.io_binding:
+            return dict(zip(self.output_names, self.session.run(None, feed), strict=True))
+        binding = self.session.io_binding()
+        for file_name, value in feed.items():
+            binding.bind_cpu_input(file_name, np.ascontiguousarray(value))
+        for output in self.session.get_outputs():
+            binding.bind_output(output.name, self.output_device)
+        self.session.run_with_iobinding(binding)
+        return dict(zip(self.output_names, binding.copy_outputs_to_cpu(), strict=True))
