@@ -70,7 +70,7 @@ def export_tflite(model, path, int8=False, calibration_batches=None):
         if is_quantized(model):
             kind = "int8 from fake quantization"
         elif calibration_batches:
-            batches = [{to_hf(name): batch[name] for name in specs} for batch in calibration_batches]
+            batches = [{to_hf(name): batch[name] for name in specs} for batch in same_length(calibration_batches)]
             converter.representative_dataset = lambda: iter(batches)
             kind = f"static int8 ({len(batches)} calibration batches)"
     flatbuffer = converter.convert()
@@ -78,6 +78,26 @@ def export_tflite(model, path, int8=False, calibration_batches=None):
         f.write(flatbuffer)
     logger.info("Wrote %s (%s, %d bytes)", path, kind, len(flatbuffer))
     return path
+
+
+def same_length(batches):
+    """`batches` (input dicts) padded to their longest length: TFLite's calibrator cannot change shapes.
+
+    Fed batches of several lengths, it fails ("Given shapes, [16,76,384] and
+    [16,128,384], are not broadcastable"). Padding uses each batch's own
+    padding token where it has one (0 otherwise) and a zero mask and segment.
+    """
+    length = max(batch["padding_mask"].shape[1] for batch in batches)
+    padded = []
+    for batch in batches:
+        extra = length - batch["padding_mask"].shape[1]
+        masked = batch["token_ids"][batch["padding_mask"] == 0]
+        pad_id = masked[0] if masked.size else 0
+        padded.append({
+            name: np.pad(np.asarray(value), ((0, 0), (0, extra)), constant_values=pad_id if name == "token_ids" else 0)
+            for name, value in batch.items()
+        })  # fmt: skip
+    return padded
 
 
 def float_ops(path):
