@@ -49,8 +49,8 @@ class QuantDense(keras.layers.Dense):
     Same weights as the Dense it replaces (`kernel`, `bias`), then the
     non-trainable ranges `input_min`, `input_max`, `output_min` and
     `output_max` (with `quantize_output`), and `batches` (how many batches
-    set them). The output
-    range is what lets TFLite run FULLY_CONNECTED with int8 in and out.
+    set them). The output range is what lets TFLite run FULLY_CONNECTED
+    with int8 in and out.
 
     Args:
         units: output width.

@@ -3,10 +3,9 @@
 tfmot's `quantize_model` cannot be used here (measured with
 tensorflow-model-optimization 0.8.1, tf-keras 2.21): on a task model it
 raises "Quantizing a keras Model inside another keras Model is not
-supported", and on the bare `TransformerEncoder` it annotates only the
-stock layers it sees at the top level (embeddings and pooler are custom or
-outside the GEMMs) while rewriting the attention-bias `TFOpLambda` ops into
-broken shapes (`(1, 1, 1, 1, 1, 1, None, None)`). Our encoder layers hold
+supported", and on the bare `TransformerEncoder` it rewrites the
+attention-bias `TFOpLambda` ops into a rank-8 bias, so the attention fails
+("Dimension must be 8 but is 4" at its transpose). Our encoder layers hold
 their Dense layers inside, where its layer-by-layer rewrite cannot reach, so
 the fake quantization lives in `models.quant_dense.QuantDense` and the
 encoder's `quantize=True` option puts it in every GEMM.
