@@ -21,13 +21,12 @@ def gpu_backends(export_dir, keras_model=None, device="gpu", tensorrt=False):
     backends = {}
     if keras_model is not None:
         backends["keras fp32"] = KerasPredictor(keras_model).forward  # TensorFlow places it on a visible GPU
-    cuda = providers_for(device)
+    provider_lists = [providers_for(device)] + ([providers_for(device, tensorrt=True)] if tensorrt else [])
     for precision in ("fp32", "fp16"):
         path, _ = resolve_export(export_dir, "onnx", precision)
-        backends[f"onnx {precision} {cuda[0]}"] = OnnxPredictor(path, providers=cuda, io_binding=True).forward
-        if tensorrt:
-            providers = providers_for(device, tensorrt=True)
-            backends[f"onnx {precision} {providers[0]}"] = OnnxPredictor(path, providers=providers).forward
+        for providers in provider_lists:
+            predictor = OnnxPredictor(path, providers=providers, io_binding=True)
+            backends[f"onnx {precision} {providers[0]}"] = predictor.forward
     return backends
 
 

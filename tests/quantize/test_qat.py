@@ -9,6 +9,7 @@ from fastformers_tf.export.parity import compare, sample_inputs
 from fastformers_tf.models import load_model, save_model
 from fastformers_tf.models.quant_dense import QuantDense, fake_quant_kernel
 from fastformers_tf.quantize import calibrate, dequantize_model, is_quantized, quant_dense_layers, quantize_model
+from fastformers_tf.runtime.keras_predictor import KerasPredictor
 from tests import tiny
 
 # Batches of several shapes, none of them the calibration one.
@@ -52,7 +53,7 @@ def test_every_gemm_of_the_layers_with_heads_or_units_is_fake_quantized_and_cali
 
 def test_the_fake_quantized_model_stays_close_to_the_float_one_and_dequantizes_back_exactly(models):
     model, qat = models
-    report = compare(model, _KerasAsPredictor(qat), SHAPES)
+    report = compare(model, KerasPredictor(qat), SHAPES)
     assert report["argmax_agreement"] >= 0.9 and 0 < report["max_abs_diff"] < 0.5
     back = dequantize_model(qat)
     x = sample_inputs(model, 4, 9)
@@ -63,16 +64,6 @@ def test_the_fake_quantized_model_stays_close_to_the_float_one_and_dequantizes_b
         dequantize_model(model)
     with pytest.raises(ValueError, match="at least one input batch"):
         calibrate(quantize_model(model, calibration(model)), [])
-
-
-class _KerasAsPredictor:
-    """A Keras model seen through the `Predictor.forward` interface `compare` uses."""
-
-    def __init__(self, model):
-        self.model = model
-
-    def forward(self, inputs):
-        return {"logits": self.model(inputs, training=False).numpy()}
 
 
 def test_kernels_are_on_a_symmetric_int8_grid():
