@@ -169,6 +169,33 @@ def _recover(target):
             return
 
 
+def _swap(source, target):
+    """Renames the complete folder `source` to `target`, a previous `target` moved aside first and removed after."""
+    parent, name = os.path.split(target)
+    old = None
+    with _signals_deferred():
+        if os.path.lexists(target):
+            old = os.path.join(parent, f".{name}.old-{uuid.uuid4().hex[:12]}")
+            os.rename(target, old)
+        os.rename(source, target)
+    if old:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def move_into_place(source, target):
+    """Moves a complete artefact folder `source` (its manifest checked) to `target` on the same file system.
+
+    A `target` that fastformers_tf did not write is refused, as by `writing`.
+    """
+    target = os.path.abspath(target)
+    Manifest(source)
+    _recover(target)
+    _check_replaceable(target)
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    _swap(source, target)
+    return target
+
+
 @contextlib.contextmanager
 def writing(target, kind):
     """Yields a temporary folder to write an artefact of `kind` into; on success it replaces `target`.
@@ -195,14 +222,7 @@ def writing(target, kind):
     try:
         yield staging
         write_manifest(staging, kind)
-        old = None
-        with _signals_deferred():
-            if os.path.lexists(target):
-                old = os.path.join(parent, f".{name}.old-{uuid.uuid4().hex[:12]}")
-                os.rename(target, old)
-            os.rename(staging, target)
-        if old:
-            shutil.rmtree(old, ignore_errors=True)
+        _swap(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

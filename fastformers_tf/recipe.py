@@ -26,6 +26,23 @@ def default_data_dir():
 
 
 @dataclasses.dataclass
+class HoldoutConfig:
+    """A labeled split carved from `split` (train), read as split "holdout" by every stage (`fastformers_tf.data.holdout`).
+
+    Set `examples` (a count) or `fraction` (of the split); both 0: no hold-out.
+    Stratified by label and seeded by `seed` (not the recipe's seed: runs of
+    several seeds share one hold-out). Every training stage then reads train
+    without it (and, for SST-2, without each phrase inside a held-out
+    sentence); the best epochs and the pick are made on it.
+    """
+
+    examples: int = 0
+    fraction: float = 0.0
+    seed: int = 0
+    split: str = "train"
+
+
+@dataclasses.dataclass
 class TrainingConfig:
     """What every training stage shares: AdamW with linear warmup then linear decay to 0, evaluated every epoch."""
 
@@ -39,6 +56,10 @@ class TrainingConfig:
     dropout: float = 0.1
     pooling: str = "pooler"
     max_train_examples: int = 0  # 0: all; else a seeded random subset
+    evals_per_epoch: int = 1  # evaluations on eval_split per epoch (the best one kept)
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    adam_epsilon: float = 1e-6
     bucket_window: int = 50  # batches per length-sorted window; 0 disables bucketing
     train_split: str = "train"
     eval_split: str = "val"
@@ -46,7 +67,15 @@ class TrainingConfig:
 
 @dataclasses.dataclass
 class FinetuneConfig(TrainingConfig):
-    """Teacher fine-tuning."""
+    """Teacher fine-tuning.
+
+    `reinit_layers`: the top N encoder layers start from fresh weights (Zhang
+    et al. 2021). `seeds`: one run per seed, each in `seeds/<seed>/`, the best
+    on `eval_split` kept as `best/` and every run's metric reported.
+    """
+
+    reinit_layers: int = 0
+    seeds: list = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -176,6 +205,7 @@ class Recipe:
     # tf.distribute for fine-tuning and distillation: default | mirrored | multi_worker (TF_CONFIG).
     # Batch sizes are global, whatever the number of replicas.
     strategy: str = "default"
+    holdout: HoldoutConfig = dataclasses.field(default_factory=HoldoutConfig)
     finetune: FinetuneConfig = dataclasses.field(default_factory=FinetuneConfig)
     distill: DistillConfig = dataclasses.field(default_factory=DistillConfig)
     prune: PruneConfig = dataclasses.field(default_factory=PruneConfig)
@@ -183,6 +213,12 @@ class Recipe:
 
     def resolved_data_dir(self):
         return self.data_dir or default_data_dir()
+
+    def holdout_spec(self):
+        """The `HoldoutSpec` every stage's `TaskData` is given, or None when the recipe carves no hold-out."""
+        from fastformers_tf.data.holdout import HoldoutSpec
+
+        return HoldoutSpec.of(self.holdout)
 
     def resolved_output_dir(self):
         return self.output_dir or os.path.join("runs", self.task)
@@ -213,11 +249,21 @@ _TRAINING_RANGES = {
     "dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "pooling": (lambda v: v in ("pooler", "cls", "mean"), "one of pooler, cls, mean"),
     "max_train_examples": (lambda v: v >= 0, ">= 0 (0: all)"),
+    "evals_per_epoch": (lambda v: v >= 1, ">= 1"),
+    "adam_beta1": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "adam_beta2": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "adam_epsilon": (lambda v: v > 0, "> 0"),
     "bucket_window": (lambda v: v >= 0, ">= 0 (0: no bucketing)"),
 }
 _RANGES = {
     "seed": (lambda v: v >= 0, ">= 0"),
     "strategy": (lambda v: v in STRATEGIES, f"one of {', '.join(STRATEGIES)}"),
+    "holdout.examples": (lambda v: v >= 0, ">= 0 (0: no hold-out unless holdout.fraction)"),
+    "holdout.fraction": (lambda v: 0 <= v < 1, "in [0, 1) (0: no hold-out unless holdout.examples)"),
+    "holdout.seed": (lambda v: v >= 0, ">= 0"),
+    "finetune.reinit_layers": (lambda v: v >= 0, ">= 0"),
+    "finetune.seeds": (lambda v: all(isinstance(s, int) and s >= 0 for s in v) and len(set(v)) == len(v),
+                       "a list of distinct seeds >= 0"),
     **{f"{stage}.{key}": check for stage in ("finetune", "distill") for key, check in _TRAINING_RANGES.items()},
     "distill.keep_layers": (lambda v: all(isinstance(i, int) and i >= 0 for i in v), "a list of layer indices >= 0"),
     "distill.num_layers": (lambda v: v >= 0, ">= 0 (0: as the student model)"),
@@ -278,7 +324,21 @@ def validate(recipe, sources="the recipe"):
             value = getattr(value, part)
         if not test(value):
             raise RecipeError(f"{key}={value!r} in {sources}: it must be {expected}.")
+    if recipe.holdout.examples and recipe.holdout.fraction:
+        raise RecipeError(f"holdout.examples and holdout.fraction are both set in {sources}: set one.")
+    if not (recipe.holdout.examples or recipe.holdout.fraction):
+        for key in HOLDOUT_READERS:
+            section, name = key.split(".")
+            if getattr(getattr(recipe, section), name) == "holdout":
+                raise RecipeError(
+                    f"{key}=holdout in {sources}, but no hold-out is carved: set holdout.examples or holdout.fraction."
+                )
     return recipe
+
+
+# The recipe keys that may name the hold-out as their split.
+HOLDOUT_READERS = ("finetune.eval_split", "distill.eval_split", "prune.score_split", "compress.report_split",
+                   "compress.selection_split")  # fmt: skip
 
 
 def _layer(source, loader):

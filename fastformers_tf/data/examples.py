@@ -62,6 +62,9 @@ class Task:
         label_values: the label values in the files when `labels` names
             them otherwise (SST-2's "0"/"1" for negative/positive); a model
             trained when the labels were the values still fits the task.
+        nested_phrases: the train split holds every phrase of its sentences
+            (SST-2), so a hold-out is carved from whole sentences
+            (`fastformers_tf.data.holdout`).
     """
 
     name: str
@@ -74,6 +77,7 @@ class Task:
     submission_file: str = None
     num_spans: int = 0
     label_values: tuple = None
+    nested_phrases: bool = False
 
     def has_labels(self, labels):
         """Whether a model with output `labels` (names, in order) was trained for this task's labels."""

@@ -11,6 +11,7 @@ import numpy as np
 
 from fastformers_tf.data.batching import cached_features, pad_batch
 from fastformers_tf.data.examples import DataError
+from fastformers_tf.data.holdout import HOLDOUT, carve
 from fastformers_tf.runtime.base import Predictor, softmax
 
 
@@ -25,25 +26,43 @@ class TaskData:
         max_length: tokens kept per example.
         cache_dir: where tokenized features are cached (None: memory only).
         max_examples: 0 for all, else a random subset of this size (`seed`).
+        holdout: a `HoldoutSpec` (or None): split "holdout" is then the part
+            carved from `holdout.split`, and that split is the rest
+            (`fastformers_tf.data.holdout`); `carve` holds the cut.
     """
 
-    def __init__(self, task, split, data_dir, tokenizer, max_length, cache_dir=None, max_examples=0, seed=0):
-        if split not in task.files:
-            raise ValueError(f"Task {task.name!r} has no split {split!r}; it has {sorted(task.files)}.")
+    def __init__(self, task, split, data_dir, tokenizer, max_length, cache_dir=None, max_examples=0, seed=0,
+                 holdout=None):  # fmt: skip
+        source = split
+        if split == HOLDOUT:
+            if holdout is None:
+                raise ValueError(
+                    f"Split {HOLDOUT!r} is carved from train: set holdout.examples or holdout.fraction in the recipe."
+                )
+            source = holdout.split
+        if source not in task.files:
+            raise ValueError(f"Task {task.name!r} has no split {source!r}; it has {sorted(task.files)}.")
         self.task, self.split = task, split
-        self.path = os.path.join(data_dir, task.files[split])
+        self.path = os.path.join(data_dir, task.files[source])
         if not os.path.isfile(self.path):
-            raise FileNotFoundError(f"No {split} file for task {task.name!r}: {self.path}")
-        self.examples = task.read(self.path, split)
+            raise FileNotFoundError(f"No {source} file for task {task.name!r}: {self.path}")
+        self.examples = task.read(self.path, source)
         if not self.examples:
-            raise DataError(f"{self.path}: no examples in the {task.name} {split} file.")
-        self.features = cached_features(task, split, self.path, self.examples, tokenizer, max_length, cache_dir)
+            raise DataError(f"{self.path}: no examples in the {task.name} {source} file.")
+        self.features = cached_features(task, source, self.path, self.examples, tokenizer, max_length, cache_dir)
         self.key = split
+        self.carve = None
+        if holdout is not None and source == holdout.split:
+            self.carve = _carve(self.path, self.examples, holdout, task.nested_phrases)
+            keep = self.carve.holdout if split == HOLDOUT else self.carve.train
+            self.examples = [self.examples[i] for i in keep]
+            self.features = self.features.subset(keep)
+            self.key = f"{split}-holdout{holdout.digest()}"
         if max_examples and max_examples < len(self.examples):
             keep = np.sort(np.random.default_rng(seed).choice(len(self.examples), max_examples, replace=False))
             self.examples = [self.examples[i] for i in keep]
             self.features = self.features.subset(keep)
-            self.key = f"{split}-n{max_examples}-seed{seed}"
+            self.key = f"{self.key}-n{max_examples}-seed{seed}"
         self.pad_id = tokenizer.pad_token_id or 0
 
     @classmethod
@@ -51,10 +70,14 @@ class TaskData:
         """Data over given `examples` (a transfer source) read from `path`; `key` names their feature cache."""
         data = cls.__new__(cls)
         data.task, data.split, data.path, data.examples = task, split, path, list(examples)
-        data.key = key or split
+        data.key, data.carve = key or split, None
         data.features = cached_features(task, data.key, path, data.examples, tokenizer, max_length, cache_dir)
         data.pad_id = tokenizer.pad_token_id or 0
         return data
+
+    def keeps(self, example):
+        """Whether a training example from elsewhere (a transfer source) may be trained on beside this split."""
+        return self.carve is None or self.carve.keeps(example)
 
     def __len__(self):
         return len(self.examples)
@@ -88,3 +111,15 @@ class TaskData:
         """`(metrics, probs)` on this split."""
         probs = self.predict_probs(model, batch_size, progress)
         return self.task.metric(self.examples, probs), probs
+
+
+_CARVES = {}
+
+
+def _carve(path, examples, spec, nested_phrases):
+    """`holdout.carve`, once per file version and spec in a process (SST-2's takes seconds)."""
+    stat = os.stat(path)
+    key = (os.path.abspath(path), stat.st_size, stat.st_mtime_ns, spec, nested_phrases)
+    if key not in _CARVES:
+        _CARVES[key] = carve(examples, spec, nested_phrases)
+    return _CARVES[key]

@@ -339,6 +339,7 @@ def make_generic_task(
     metrics=("accuracy",),
     data_dir=None,
     label_names=None,
+    nested_phrases=False,
 ):
     """A classification task over files with named columns.
 
@@ -358,6 +359,7 @@ def make_generic_task(
         label_names: the name a model and its users see for each label value
             in the files (e.g. {"0": "negative", "1": "positive"}); None: the
             values themselves.
+        nested_phrases: see `Task.nested_phrases`.
 
     Example:
         >>> task = make_generic_task("news", {"train": "news/train.csv"}, "title", "topic",
@@ -382,7 +384,8 @@ def make_generic_task(
         text_a, text_b = row_texts(row, text_column, text_pair_column)
         return [Example(f"{split}-{n}", text_a, text_b, _label(row, label_column, values), meta={"idx": n})]
 
-    task = Task(name, names, dict(files), _reader(make, rows), "classification", classification_metric(*metrics))
+    task = Task(name, names, dict(files), _reader(make, rows), "classification", classification_metric(*metrics),
+                nested_phrases=nested_phrases)
     return dataclasses.replace(task, label_values=values) if label_names else task
 
 
@@ -429,7 +432,8 @@ TASKS = {
         # train phrases (89% of its phrases occur inside train phrases), so it is for training and quick checks only.
         make_generic_task("sst2", {"train": "glue/SST-2/train.tsv", "dev": "glue/SST-2/dev.tsv",
                                    "glue_dev": "glue/SST-2/glue_dev.tsv"}, "sentence", "label",
-                          labels=("0", "1"), label_names={"0": "negative", "1": "positive"}, file_format="tsv"),
+                          labels=("0", "1"), label_names={"0": "negative", "1": "positive"}, file_format="tsv",
+                          nested_phrases=True),
         # The original MSR file only: GLUE's train/dev split of it is not here, so a caller carves out a dev set.
         make_generic_task("mrpc", {"train": "glue/MRPC/msr_paraphrase_train.txt"}, "#1 String", "Quality",
                           text_pair_column="#2 String", labels=("0", "1"),

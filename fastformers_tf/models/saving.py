@@ -52,6 +52,19 @@ def save_model(model, directory, tokenizer=None, files=None):
     return directory
 
 
+def copy_model_folder(source, target):
+    """Copies a complete model folder (its checksums verified first) to `target`, atomically; returns `target`."""
+    import shutil
+
+    manifest = artifacts.Manifest(source, MODEL_KIND)
+    manifest.verify()
+    with artifacts.writing(target, MODEL_KIND) as folder:
+        for name in manifest.files:
+            os.makedirs(os.path.dirname(os.path.join(folder, name)), exist_ok=True)
+            shutil.copy2(os.path.join(source, name), os.path.join(folder, name))
+    return target
+
+
 def load_model(directory):
     """Rebuilds a model saved by `save_model` and loads its weights, after checking their sha256."""
     import fastformers_tf.models  # noqa: F401  (registers the classes a config names)

@@ -31,9 +31,10 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
         return {"peak": self.peak, "total_steps": self.total_steps, "warmup_steps": self.warmup_steps}
 
 
-def adamw(learning_rate, total_steps, warmup_ratio=0.1, weight_decay=0.01):
-    """`keras.optimizers.AdamW` on a `WarmupLinearDecay` schedule, no decay on biases/LayerNorms."""
+def adamw(learning_rate, total_steps, warmup_ratio=0.1, weight_decay=0.01, beta_1=0.9, beta_2=0.999, epsilon=1e-6):
+    """`keras.optimizers.AdamW` (bias-corrected) on a `WarmupLinearDecay` schedule, no decay on biases/LayerNorms."""
     schedule = WarmupLinearDecay(learning_rate, total_steps, int(round(warmup_ratio * total_steps)))
-    optimizer = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=weight_decay, epsilon=1e-6)
+    optimizer = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=weight_decay, beta_1=beta_1,
+                                       beta_2=beta_2, epsilon=epsilon)  # fmt: skip
     optimizer.exclude_from_weight_decay(var_names=NO_DECAY)
     return optimizer
