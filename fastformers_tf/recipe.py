@@ -10,6 +10,7 @@ the wrong type is an error naming the key and the file it came from.
 
 import dataclasses
 import os
+import typing
 
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -27,7 +28,7 @@ def default_data_dir():
 
 @dataclasses.dataclass
 class HoldoutConfig:
-    """A labeled split carved from `split` (train), read as split "holdout" by every stage (`fastformers_tf.data.holdout`).
+    """A labeled split carved from `split` (train), read as split "holdout" by every stage (`data.holdout`).
 
     Set `examples` (a count) or `fraction` (of the split); both 0: no hold-out.
     Stratified by label and seeded by `seed` (not the recipe's seed: runs of
@@ -94,7 +95,8 @@ class DistillConfig(TrainingConfig):
     `calibration_batches` training batches): export it with `--int8_mode=qat`.
     """
 
-    teacher: str = ""  # a fine-tuned task model folder (required)
+    # A fine-tuned task model folder (required), or a list of them: an ensemble, their logits averaged.
+    teacher: typing.Any = ""
     student: str = "all-MiniLM-L6-v2"  # or "teacher": the teacher's folder
     keep_layers: list = dataclasses.field(default_factory=list)
     num_layers: int = 0
@@ -262,9 +264,15 @@ _RANGES = {
     "holdout.fraction": (lambda v: 0 <= v < 1, "in [0, 1) (0: no hold-out unless holdout.examples)"),
     "holdout.seed": (lambda v: v >= 0, ">= 0"),
     "finetune.reinit_layers": (lambda v: v >= 0, ">= 0"),
-    "finetune.seeds": (lambda v: all(isinstance(s, int) and s >= 0 for s in v) and len(set(v)) == len(v),
-                       "a list of distinct seeds >= 0"),
+    "finetune.seeds": (
+        lambda v: all(isinstance(s, int) and s >= 0 for s in v) and len(set(v)) == len(v),
+        "a list of distinct seeds >= 0",
+    ),
     **{f"{stage}.{key}": check for stage in ("finetune", "distill") for key, check in _TRAINING_RANGES.items()},
+    "distill.teacher": (
+        lambda v: isinstance(v, str) or (isinstance(v, list) and v and all(isinstance(t, str) and t for t in v)),
+        "a model folder or a non-empty list of them (an ensemble)",
+    ),
     "distill.keep_layers": (lambda v: all(isinstance(i, int) and i >= 0 for i in v), "a list of layer indices >= 0"),
     "distill.num_layers": (lambda v: v >= 0, ">= 0 (0: as the student model)"),
     "distill.hidden_dim": (lambda v: v >= 0, ">= 0 (0: as the student model)"),

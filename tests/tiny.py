@@ -85,3 +85,17 @@ def classifier(num_classes=3, labels=None, seed=0):
     logits = model(model.encoder.dummy_inputs(32, 13, seed=seed + 2)).numpy()
     model.output_dense.set_weights([kernel, bias - logits.mean(0)])
     return model
+
+
+# The recipe overrides that read RTE as it was before the hold-out: train whole, val for every choice, one seed.
+# Tests of other mechanisms use them, so that configs/rte.yaml's hold-out (a tenth of a tiny train file) does not
+# change what they check; tests of the hold-out set it themselves.
+WHOLE_SPLITS = [
+    "holdout.fraction=0",
+    "finetune.eval_split=val",
+    "finetune.seeds=[]",
+    "finetune.evals_per_epoch=1",
+    "distill.eval_split=val",
+    "compress.report_split=val",
+    "compress.selection_split=val",
+]

@@ -26,20 +26,26 @@ flags.DEFINE_string(
 )
 flags.DEFINE_string("reference", None, "Also score this model (backend auto) and print agreement with it.")
 flags.DEFINE_string("task", None, "Task name.", required=True)
-flags.DEFINE_string("split", "val", "Split to score or predict.")
+flags.DEFINE_string("split", "val", "Split to score or predict; 'holdout': the hold-out of the model's recipe.")
 flags.DEFINE_string("data_dir", None, "Data directory (default ../shared/data).")
 flags.DEFINE_string("predictions_dir", None, "Write the SuperGLUE submission file for this split here.")
 cli.define_predictor_flags(batch_size=64)
 FLAGS["max_length"].help = "Tokens per example (default: the model's training recipe, else the predictor's)."
 
 
-def training_max_length(model):
-    """`finetune.max_length` of the recipe saved beside a model or export directory or file, else None."""
+def training_recipe(model):
+    """The recipe saved beside a model or export directory or file, else None."""
     from fastformers_tf.recipe import load_recipe
 
     model_dir = os.path.dirname(os.path.abspath(model)) if os.path.isfile(model) else model
     path = os.path.join(model_dir, "recipe.yaml")
-    return load_recipe(config_file=path).finetune.max_length if os.path.isfile(path) else None
+    return load_recipe(config_file=path) if os.path.isfile(path) else None
+
+
+def training_max_length(model):
+    """`finetune.max_length` of the recipe saved beside a model or export directory or file, else None."""
+    recipe = training_recipe(model)
+    return recipe.finetune.max_length if recipe else None
 
 
 def main(argv):
@@ -56,7 +62,11 @@ def main(argv):
         FLAGS.model, FLAGS.backend, FLAGS.precision, FLAGS.threads, FLAGS.instances, max_length, FLAGS.batch_size
     )
     max_length = predictor.max_length
-    data = TaskData(task, FLAGS.split, FLAGS.data_dir or default_data_dir(), predictor.tokenizer, max_length)
+    # The hold-out (and train without it) is cut as the model's own training recipe cut it.
+    recipe = training_recipe(FLAGS.model)
+    holdout = recipe.holdout_spec() if recipe else None
+    data = TaskData(task, FLAGS.split, FLAGS.data_dir or default_data_dir(), predictor.tokenizer, max_length,
+                    holdout=holdout)  # fmt: skip
     if predictor.labels is not None and len(predictor.labels) != len(task.labels):
         predictor.close()
         raise app.UsageError(

@@ -127,11 +127,24 @@ def markdown(report):
                      f"{_pct(main_metric(r['metrics'])[1])} |" + ("" if same else f" {_pct(selection)} |")
                      + f" {within} |")  # fmt: skip
     lines += ["", "## Pick", "", sel["line"], ""]
+    holdout = b.get("holdout")
+    if holdout:
+        lines += [holdout_line(holdout, b["report_split"]), ""]
     if sel["split"] == b["report_split"]:
         lines += [f"The pick and the report use the same split ({sel['split']}): the picked model's {metric} above "
                   "is the number it was picked on, so it is optimistic. Pass "
                   "`--params_override=compress.selection_split=SPLIT` to pick on another split.", ""]  # fmt: skip
     return "\n".join(lines)
+
+
+def holdout_line(holdout, report_split):
+    """What the report says of the hold-out: its size, what train kept, and that the report split was unseen."""
+    dropped = f", {holdout['dropped']} train phrases inside held-out sentences dropped" if holdout["dropped"] else ""
+    return (
+        f"Hold-out: {holdout['holdout']} examples carved from {holdout['split']} (seed {holdout['seed']}); every "
+        f"training stage read the other {holdout['train']}{dropped}. Every best epoch and the pick were made on "
+        f"the hold-out; `{report_split}` was read once, by this benchmark."
+    )
 
 
 def plot(report):

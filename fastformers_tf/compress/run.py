@@ -18,8 +18,9 @@ import shutil
 
 from fastformers_tf import artifacts
 from fastformers_tf.compress import report as reports
-from fastformers_tf.compress.stages import UPSTREAM, read_stage, require, run_stage, stage_key
+from fastformers_tf.compress.stages import UPSTREAM, StageError, read_stage, require, run_stage, stage_key
 from fastformers_tf.data import get_task
+from fastformers_tf.data.holdout import HOLDOUT
 from fastformers_tf.errors import ArgumentError
 from fastformers_tf.recipe import STAGES, RecipeError, validate
 
@@ -44,7 +45,7 @@ def check(recipe, stages=None):
     task = get_task(recipe.task)
     for key in ("report_split", "selection_split"):
         split = getattr(cfg, key)
-        if split and split not in task.files:
+        if split and split not in task.files and split != HOLDOUT:
             raise RecipeError(f"compress.{key}={split}: task {task.name} has the splits {sorted(task.files)}.")
     if cfg.teacher and not os.path.isdir(cfg.teacher):
         raise ArgumentError(f"--teacher={cfg.teacher}: no such directory (a fine-tuned task model folder).")
@@ -92,10 +93,25 @@ class Job:
             keys[name] = self.records[name]["key"]
         return keys
 
+    def check_holdout(self, stage):
+        """Refuses to build on a model stage trained with another hold-out (it may have trained on this one)."""
+        from fastformers_tf.recipe import load_recipe
+
+        earlier = [name for name in MODEL_STAGES if STAGES.index(name) < STAGES.index(stage)]
+        for name in earlier:
+            path = os.path.join(self.workdir, name, "recipe.yaml")
+            if read_stage(self.workdir, name) is not None and os.path.isfile(path):
+                if load_recipe(config_file=path).holdout != self.recipe.holdout:
+                    raise StageError(
+                        f"Stage {name} in {os.path.join(self.workdir, name)} was trained with another hold-out than "
+                        f"this recipe's; rerun it (--stages={name},...) or all stages."
+                    )
+
     def run(self, stages):
         for number, stage in enumerate(stages, 1):
             extra = _teacher_fingerprint(self.cfg.teacher) if stage == "teacher" and self.cfg.teacher else None
             key = stage_key(self.recipe, stage, self.upstream(stage), extra)
+            self.check_holdout(stage)
             body = getattr(self, f"_{stage}")
             self.records[stage] = run_stage(self.workdir, stage, key, self.recipe, body, self.log,
                                             (number, len(stages)))  # fmt: skip
@@ -110,14 +126,15 @@ class Job:
         if self.cfg.teacher:
             load_teacher(self.cfg.teacher, self.task)  # checks it is a task model of this task's labels
             return {"model_dir": os.path.abspath(self.cfg.teacher), "given": True}
-        summary = finetune(self.sub_recipe(folder), verbose=self.verbose)
+        summary = finetune(self.sub_recipe(folder), verbose=self.verbose, resume_dir=self.resume_dir("teacher"))
         return {"model_dir": self.final_path("teacher", "best"), "given": False, "metrics": summary["best"]}
 
     def _distill(self, folder):
         from fastformers_tf.distill.run import distill
 
         section = dataclasses.replace(self.recipe.distill, teacher=self.records["teacher"]["model_dir"])
-        summary = distill(self.sub_recipe(folder, distill=section), verbose=self.verbose)
+        summary = distill(self.sub_recipe(folder, distill=section), verbose=self.verbose,
+                          resume_dir=self.resume_dir("distill"))  # fmt: skip
         return {"model_dir": self.final_path("distill", "best"), "metrics": summary["best"]}
 
     def _prune(self, folder):
@@ -146,8 +163,23 @@ class Job:
             keep_layers=[], num_layers=0, hidden_dim=0, num_heads=0, intermediate_dim=0, activation="",
             quantize_aware=True, epochs=self.cfg.qat_epochs, learning_rate=self.cfg.qat_learning_rate,
         )  # fmt: skip
-        summary = distill(self.sub_recipe(folder, distill=section), verbose=self.verbose)
+        summary = distill(self.sub_recipe(folder, distill=section), verbose=self.verbose,
+                          resume_dir=self.resume_dir("qat"))  # fmt: skip
         return {"model_dir": self.final_path("qat", "best"), "from": last, "metrics": summary["best"]}
+
+    def resume_dir(self, stage):
+        """Where a training stage keeps its checkpoint until it ends: outside its stage folder, which a rerun redoes."""
+        return os.path.join(self.workdir, ".resume", stage)
+
+    def holdout_record(self):
+        """The hold-out's sizes (`holdout.Carve.record`) and how it was cut, or None without one."""
+        spec = self.recipe.holdout_spec()
+        if spec is None:
+            return None
+        from fastformers_tf.data.task_data import carved
+
+        cut = carved(self.task, spec, self.recipe.resolved_data_dir())
+        return {**cut.record(), "split": spec.split, "seed": spec.seed}
 
     def models(self):
         """`{stage: model folder}` of the model stages that have run, in pipeline order."""
@@ -195,7 +227,7 @@ class Job:
             if data[model, split] is None:
                 data[model, split] = TaskData(self.task, split, recipe.resolved_data_dir(),
                                               load_tokenizer(models[model]), self.max_length(model),
-                                              recipe.resolved_cache_dir())  # fmt: skip
+                                              recipe.resolved_cache_dir(), holdout=recipe.holdout_spec())  # fmt: skip
             return data[model, split], self.max_length(model)
 
         def open_predictor(c, instances=None, threads=None):
@@ -233,6 +265,7 @@ class Job:
                         f"{self.max_length(next(iter(models)))} tokens; transformers' own TF classes cannot load a "
                         "fastformers_tf model folder",
             "records": records,
+            "holdout": self.holdout_record(),
         }  # fmt: skip
         artifacts.write_json(os.path.join(folder, BENCHMARK_FILE), result)
         return {"candidates": len(records), "file": self.final_path("benchmark", BENCHMARK_FILE)}

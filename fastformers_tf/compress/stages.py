@@ -50,7 +50,8 @@ def recipe_part(recipe, stage):
     """The plain-data part of `recipe` that decides `stage`'s result."""
     section = OmegaConf.to_container(OmegaConf.structured(recipe))
     compress = section["compress"]
-    part = {"task": recipe.task, "seed": recipe.seed}
+    # The hold-out changes what every stage trains on, evaluates on or picks on.
+    part = {"task": recipe.task, "seed": recipe.seed, "holdout": section["holdout"]}
     if stage == "teacher":
         part.update(model=recipe.model, finetune=section["finetune"], teacher=compress["teacher"])
     elif stage == "distill":

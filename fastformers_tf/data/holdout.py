@@ -105,7 +105,9 @@ def _stratified(labels, candidates, size, rng):
     take = np.floor(exact).astype(int)
     for k in np.argsort(-(exact - take))[: size - take.sum()]:
         take[k] += 1
-    chosen = [rng.choice(candidates[labels[candidates] == v], t, replace=False) for v, t in zip(values, take, strict=True)]
+    chosen = [
+        rng.choice(candidates[labels[candidates] == v], t, replace=False) for v, t in zip(values, take, strict=True)
+    ]
     return np.sort(np.concatenate(chosen)).astype(np.int64)
 
 

@@ -116,6 +116,12 @@ class TaskData:
 _CARVES = {}
 
 
+def carved(task, spec, data_dir):
+    """The `holdout.Carve` of `spec.split` of `task` under `data_dir` (without tokenizing anything)."""
+    path = os.path.join(data_dir, task.files[spec.split])
+    return _carve(path, task.read(path, spec.split), spec, task.nested_phrases)
+
+
 def _carve(path, examples, spec, nested_phrases):
     """`holdout.carve`, once per file version and spec in a process (SST-2's takes seconds)."""
     stat = os.stat(path)

@@ -384,8 +384,15 @@ def make_generic_task(
         text_a, text_b = row_texts(row, text_column, text_pair_column)
         return [Example(f"{split}-{n}", text_a, text_b, _label(row, label_column, values), meta={"idx": n})]
 
-    task = Task(name, names, dict(files), _reader(make, rows), "classification", classification_metric(*metrics),
-                nested_phrases=nested_phrases)
+    task = Task(
+        name,
+        names,
+        dict(files),
+        _reader(make, rows),
+        "classification",
+        classification_metric(*metrics),
+        nested_phrases=nested_phrases,
+    )
     return dataclasses.replace(task, label_values=values) if label_names else task
 
 

@@ -27,8 +27,9 @@ from fastformers_tf.models.task_model import TaskModel
 from fastformers_tf.quantize.qat import is_quantized
 from fastformers_tf.recipe import RecipeError, save_recipe, validate
 from fastformers_tf.train.distribute import best_folder, distributed, is_chief, make_strategy
-from fastformers_tf.train.finetune import KeepBest
+from fastformers_tf.train.finetune import KeepBest, resume_folder
 from fastformers_tf.train.optim import adamw
+from fastformers_tf.train.resume import fit_keeping_best, plan_steps, run_key
 from fastformers_tf.train.tasks import TaskData, build_task_model
 
 logger = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ def build_student(cfg, task, seed=0):
 
     A `student` of "teacher" is the teacher's own folder (cut by `keep_layers`, say).
     """
-    source = cfg.teacher if cfg.student == "teacher" else cfg.student
+    source = teacher_folders(cfg)[0] if cfg.student == "teacher" else cfg.student
     tokenizer = load_tokenizer(source)
     model = from_pretrained(source)
     encoder = encoder_of(model)
@@ -80,6 +81,11 @@ def build_student(cfg, task, seed=0):
     return student, tokenizer, made
 
 
+def teacher_folders(cfg):
+    """The teacher folders of a `distill` section: one, or the members of an ensemble (`distill.teacher` a list)."""
+    return [cfg.teacher] if isinstance(cfg.teacher, str) else [str(t) for t in cfg.teacher]
+
+
 def same_tokenizer(a, b):
     return type(a).__name__ == type(b).__name__ and a.get_vocab() == b.get_vocab()
 
@@ -96,7 +102,7 @@ def _joined(parts):
 
     data = TaskData.__new__(TaskData)
     data.task, data.split, data.path = parts[0].task, "transfer", parts[0].path
-    data.key = "+".join(p.key for p in parts)
+    data.key, data.carve = "+".join(p.key for p in parts), None
     data.examples = [e for p in parts for e in p.examples]
     data.features = Features.concat([p.features for p in parts])
     data.pad_id = parts[0].pad_id
@@ -107,6 +113,8 @@ def _source_record(source, logits, cached, seconds):
     """What metrics.json says of one transfer source (its student agreement is added after training)."""
     record = {"source": source.name, "examples": len(source.examples), "teacher_logits_cached": cached,
               "teacher_s": seconds}  # fmt: skip
+    if source.dropped:
+        record["dropped_in_holdout"] = source.dropped
     if source.labeled:
         gold = np.array([e.label for e in source.examples])
         record["teacher_accuracy"] = float(np.mean(np.argmax(logits, -1) == gold))
@@ -132,8 +140,13 @@ def _agreement(student, data, teacher_argmax, batch_size):
     return float(np.mean(np.argmax(probs, -1) == teacher_argmax))
 
 
-def distill(recipe, verbose=1):
-    """Distils `recipe.distill.teacher` into a student on `recipe.task`; returns the run summary."""
+def distill(recipe, verbose=1, resume_dir=None):
+    """Distils `recipe.distill.teacher` into a student on `recipe.task`; returns the run summary.
+
+    Evaluated `distill.evals_per_epoch` times per epoch; a killed run goes on
+    from its last evaluation when rerun (`resume_dir`, default
+    `<output_dir>/resume`: see `fastformers_tf.train.resume`).
+    """
     cfg = validate(recipe).distill
     if not cfg.teacher:
         raise RecipeError("distill.teacher is empty: pass --teacher=DIR, a fine-tuned task model folder.")
@@ -144,25 +157,36 @@ def distill(recipe, verbose=1):
     output_dir = recipe.resolved_output_dir()
     cache_dir = recipe.resolved_cache_dir()
 
+    folders = teacher_folders(cfg)
     with strategy.scope():  # the models' variables live on every replica
-        teacher = load_teacher(cfg.teacher, task)
+        members = [load_teacher(folder, task) for folder in folders]
         student, student_tokenizer, made = build_student(cfg, task, recipe.seed)
-    teacher_tokenizer = load_tokenizer(cfg.teacher)
+    teacher = members[0]
+    teacher_tokenizer = load_tokenizer(folders[0])
+    for folder in folders[1:]:
+        if not same_tokenizer(load_tokenizer(folder), teacher_tokenizer):
+            raise ArgumentError(f"distill.teacher: {folder} and {folders[0]} use different tokenizers; an ensemble "
+                                "shares one.")  # fmt: skip
     shared_tokenizer = same_tokenizer(teacher_tokenizer, student_tokenizer)
     intermediate = cfg.hidden_weight > 0 or cfg.attention_weight > 0
+    if intermediate and len(folders) > 1:
+        raise ArgumentError("distill.hidden_weight/attention_weight need one teacher's layers; an ensemble teacher "
+                            "gives logits only: set both to 0 or name one teacher.")  # fmt: skip
     if intermediate and not shared_tokenizer:
         raise ArgumentError(
             f"distill.hidden_weight/attention_weight compare tokens, but teacher {cfg.teacher} and student "
             f"{cfg.student} use different tokenizers; set both to 0 to distill logits only."
         )
-    _check_length(f"--teacher={cfg.teacher}", teacher, cfg.max_length)
+    for folder, member in zip(folders, members, strict=True):
+        _check_length(f"--teacher={folder}", member, cfg.max_length)
     _check_length(f"--student={cfg.student}", student, cfg.max_length)
 
     # === Data: the transfer set, tokenized for both sides ===
     data_dir = recipe.resolved_data_dir()
 
     def tokenized(tokenizer):
-        return dict(data_dir=data_dir, tokenizer=tokenizer, max_length=cfg.max_length, cache_dir=cache_dir)
+        return dict(data_dir=data_dir, tokenizer=tokenizer, max_length=cfg.max_length, cache_dir=cache_dir,
+                    holdout=recipe.holdout_spec())  # fmt: skip
 
     train = TaskData(task, cfg.train_split, max_examples=cfg.max_train_examples, seed=recipe.seed,
                      **tokenized(student_tokenizer))  # fmt: skip
@@ -170,6 +194,7 @@ def distill(recipe, verbose=1):
     found = transfer.sources(
         task, (train.split, train.examples, train.path, train.key), cfg.transfer, cfg.eval_split, data_dir, recipe.seed
     )
+    found = [found[0], *(transfer.without_holdout(source, train) for source in found[1:])]
 
     def both_sides(source):
         args = (task, source.key, source.path, source.examples)
@@ -187,10 +212,15 @@ def distill(recipe, verbose=1):
     logits_dir = os.path.join(cache_dir, "teacher_logits")
 
     def labeled_by_teacher(data):
+        """The teacher's logits of `data`: an ensemble's are its members' logits averaged (each cached)."""
         start = time.time()
-        logits, cached = teacher_logits(teacher, teacher_tokenizer, data, cfg.max_length, cfg.eval_batch_size,
-                                        logits_dir, progress=verbose > 0)  # fmt: skip
-        return logits, cached, round(time.time() - start, 1)
+        each = [teacher_logits(member, teacher_tokenizer, data, cfg.max_length, cfg.eval_batch_size, logits_dir,
+                               progress=verbose > 0) for member in members]  # fmt: skip
+        logits = np.mean([member_logits for member_logits, _ in each], axis=0).astype(np.float32)
+        member_logits[data.key] = [member for member, _ in each]
+        return logits, all(cached for _, cached in each), round(time.time() - start, 1)
+
+    member_logits = {}
 
     per_source, all_logits = [], []
     for source, (_, teacher_side) in zip(found, sides, strict=True):
@@ -199,6 +229,12 @@ def distill(recipe, verbose=1):
         all_logits.append(logits)
     eval_logits, cached, seconds = labeled_by_teacher(teacher_evals)
     teacher_metrics = task.metric(teacher_evals.examples, tf.nn.softmax(eval_logits).numpy())
+    ensemble = None
+    if len(members) > 1:
+        scored = [task.metric(teacher_evals.examples, tf.nn.softmax(logits).numpy())
+                  for logits in member_logits[teacher_evals.key]]  # fmt: skip
+        ensemble = {"members": folders, "member_metrics": scored}
+        print(f"ensemble of {len(members)} teachers; each alone on {cfg.eval_split}: {ensemble['member_metrics']}")
     print(f"teacher {cfg.teacher}: {task.name}/{cfg.eval_split} {teacher_metrics} "
           f"({'cached logits' if cached else f'{seconds:.0f} s'})")  # fmt: skip
 
@@ -209,7 +245,7 @@ def distill(recipe, verbose=1):
     dataset = data.dataset(student, cfg.batch_size, cfg.bucket_window, recipe.seed,
                            extra={TEACHER_LOGITS: np.concatenate(all_logits)})  # fmt: skip
     dataset = distributed(dataset)
-    total_steps = cfg.epochs * int(dataset.cardinality())
+    _, _, total_steps = plan_steps(dataset, cfg.epochs, cfg.evals_per_epoch)
     with strategy.scope():
         distiller = Distiller(
             teacher if intermediate else None,
@@ -222,17 +258,20 @@ def distill(recipe, verbose=1):
             attention_loss=cfg.attention_loss,
             layer_map=list(cfg.layer_map) or None,
         )
-        distiller.compile(optimizer=adamw(cfg.learning_rate, total_steps, cfg.warmup_ratio, cfg.weight_decay))
+        distiller.compile(optimizer=adamw(cfg.learning_rate, total_steps, cfg.warmup_ratio, cfg.weight_decay,
+                                          cfg.adam_beta1, cfg.adam_beta2, cfg.adam_epsilon))  # fmt: skip
     epoch_times = EpochTimes()
     tensorboard = keras.callbacks.TensorBoard(log_dir=os.path.join(output_dir, "logs"))
     sizes = " + ".join(f"{r['examples']} {r['source']}" for r in per_source)
     print(f"{task.name}: student {made['layers']}L/{made['hidden_dim']} from {cfg.student}; transfer {sizes}; "
           f"{len(evals)} {cfg.eval_split} examples, {total_steps} steps")  # fmt: skip
     start = time.time()
-    with best_folder(output_dir, chief) as best:
+    with best_folder(output_dir, chief) as best, resume_folder(resume_dir or os.path.join(output_dir, "resume"),
+                                                               chief) as resume:  # fmt: skip
         keep_best = KeepBest(evals, best, student_tokenizer, cfg.eval_batch_size, recipe,
                              target=distiller.plain_student)  # fmt: skip
-        distiller.fit(dataset, epochs=cfg.epochs, callbacks=[epoch_times, keep_best, tensorboard], verbose=verbose)
+        fit_keeping_best(distiller, dataset, cfg.epochs, cfg.evals_per_epoch, keep_best, resume, run_key(recipe),
+                         best if chief else None, [epoch_times, tensorboard], verbose)  # fmt: skip
     wall_clock = time.time() - start
     if not chief:  # the chief reports and writes
         return {"task": task.name, "teacher": cfg.teacher, "student": made, "wall_clock_s": round(wall_clock, 1)}
@@ -249,7 +288,9 @@ def distill(recipe, verbose=1):
         "student": made,
         "eval_split": cfg.eval_split,
         "eval_examples": len(evals),
+        "holdout": train.carve.record() if train.carve is not None else None,
         "teacher_metrics": teacher_metrics,
+        "ensemble": ensemble,
         "transfer": per_source,
         "epochs": [{**h, "seconds": s} for h, s in zip(keep_best.history, epoch_times.seconds, strict=False)],
         "best": keep_best.best,

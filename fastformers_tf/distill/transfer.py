@@ -23,6 +23,7 @@ import os
 import numpy as np
 
 from fastformers_tf.data.examples import DataError, Example, data_error
+from fastformers_tf.data.holdout import HOLDOUT
 from fastformers_tf.data.readers import read_jsonl, read_lines
 from fastformers_tf.errors import ArgumentError
 
@@ -45,6 +46,7 @@ class Source:
     key: str
     path: str
     examples: list
+    dropped: int = 0  # examples left out because they lie in the hold-out (`without_holdout`)
 
     @property
     def labeled(self):
@@ -109,6 +111,24 @@ def read_text_file(path):
     return examples
 
 
+def without_holdout(source, train):
+    """`source` without the examples that `train` (a `TaskData` with a carved hold-out) may not be trained beside.
+
+    An example whose text is a held-out one (or, for SST-2, inside a held-out
+    sentence) is dropped; `dropped` counts them. The key names the cut, so
+    caches of the whole source are not reused.
+    """
+    if train.carve is None:
+        return source
+    kept = [e for e in source.examples if train.keeps(e)]
+    if len(kept) == len(source.examples):
+        return source
+    if not kept:
+        raise DataError(f"distill.transfer {source.name}: every example lies in the hold-out.")
+    key = f"{source.key}-{train.key.split('-', 1)[1]}"
+    return dataclasses.replace(source, key=key, examples=kept, dropped=len(source.examples) - len(kept))
+
+
 def sources(task, train, specs, eval_split, data_dir, seed):
     """The transfer set: `[Source]`, train first.
 
@@ -127,6 +147,8 @@ def sources(task, train, specs, eval_split, data_dir, seed):
     pair_task = any(e.text_b is not None for e in examples)
     for spec in specs:
         kind, value = parse(spec)
+        if kind == "split" and value == HOLDOUT:
+            raise ArgumentError(f"distill.transfer: split:{HOLDOUT} is the hold-out; no stage may train on it.")
         if kind == "split":
             if value == eval_split:
                 raise ArgumentError(

@@ -70,7 +70,8 @@ class Scorer:
 
         def split_data(tok):
             return TaskData(task, cfg.score_split, data_dir, tok, dcfg.max_length, cache_dir,
-                            max_examples=cfg.score_examples, seed=recipe.seed)  # fmt: skip
+                            max_examples=cfg.score_examples, seed=recipe.seed,
+                            holdout=recipe.holdout_spec())  # fmt: skip
 
         self.data = split_data(tokenizer)
         self.logits = None
@@ -127,7 +128,7 @@ def prune_model(recipe, verbose=1):
     teacher = model if teacher_dir == cfg.model else load_teacher(teacher_dir, task)
     teacher_tokenizer = tokenizer if teacher_dir == cfg.model else load_tokenizer(teacher_dir)
     evals = TaskData(task, dcfg.eval_split, recipe.resolved_data_dir(), tokenizer, dcfg.max_length,
-                     recipe.resolved_cache_dir())  # fmt: skip
+                     recipe.resolved_cache_dir(), holdout=recipe.holdout_spec())  # fmt: skip
     self_teacher = teacher is model or weights_digest(teacher) == weights_digest(model)  # the same weights elsewhere
     scorer = Scorer(recipe, task, teacher, tokenizer, teacher_tokenizer, verbose, self_teacher=self_teacher)
     start = time.time()

@@ -26,6 +26,19 @@ def _export_int8(model_dir, export_dir):
     return export_dir
 
 
+def split_examples(task, split, recipe):
+    """The examples of `split` as every stage reads it (the hold-out carved when the recipe has one)."""
+    from fastformers_tf.data.holdout import HOLDOUT, carve
+
+    spec = recipe.holdout_spec()
+    source = spec.split if split == HOLDOUT and spec else split
+    examples = task.read(os.path.join(recipe.resolved_data_dir(), task.files[source]), source)
+    if spec is None or source != spec.split:
+        return examples
+    cut = carve(examples, spec, task.nested_phrases)
+    return [examples[i] for i in (cut.holdout if split == HOLDOUT else cut.train)]
+
+
 def _int8_metrics(export_dir, task, split, recipe):
     """The task metrics of an export's INT8 model on `split`."""
     from fastformers_tf.models.pretrained import load_tokenizer
@@ -33,7 +46,8 @@ def _int8_metrics(export_dir, task, split, recipe):
     from fastformers_tf.train.tasks import TaskData
 
     predictor = load_predictor(export_dir, "onnx", "int8", batch_size=recipe.distill.eval_batch_size)
-    data = TaskData(task, split, recipe.resolved_data_dir(), load_tokenizer(export_dir), recipe.distill.max_length)
+    data = TaskData(task, split, recipe.resolved_data_dir(), load_tokenizer(export_dir), recipe.distill.max_length,
+                    holdout=recipe.holdout_spec())  # fmt: skip
     return data.evaluate(predictor, recipe.distill.eval_batch_size, progress=False)[0]
 
 
@@ -101,8 +115,7 @@ def sweep(recipe, examples=200, rounds=5, threads=None, verbose=1):
     task = get_task(first["task"])
     folders = [_export_int8(cfg.model, os.path.join(out, "unpruned-onnx"))]
     folders += [_export_int8(final, os.path.join(run_dir, "onnx")) for _, run_dir, final, _ in runs]
-    path = os.path.join(recipe.resolved_data_dir(), task.files[first["eval_split"]])
-    texts = task.read(path, first["eval_split"])[:examples]
+    texts = split_examples(task, first["eval_split"], recipe)[:examples]
     times = compare_folders(folders, texts, rounds, backend="onnx", precision="int8", threads=threads)
 
     full = first["before"]["layer_params"]

@@ -133,8 +133,15 @@ def finetune(recipe, verbose=1, callbacks=(), resume_dir=None):
         dataset = distributed(train.dataset(model, cfg.batch_size, cfg.bucket_window, recipe.seed))
         _, _, total_steps = plan_steps(dataset, cfg.epochs, cfg.evals_per_epoch)
         model.compile(
-            optimizer=adamw(cfg.learning_rate, total_steps, cfg.warmup_ratio, cfg.weight_decay,
-                            cfg.adam_beta1, cfg.adam_beta2, cfg.adam_epsilon),  # fmt: skip
+            optimizer=adamw(
+                cfg.learning_rate,
+                total_steps,
+                cfg.warmup_ratio,
+                cfg.weight_decay,
+                cfg.adam_beta1,
+                cfg.adam_beta2,
+                cfg.adam_epsilon,
+            ),  # fmt: skip
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=["accuracy"],
         )
@@ -195,11 +202,18 @@ def finetune_seeds(recipe, verbose=1, callbacks=(), resume_dir=None):
     summary = {
         **{k: v for k, v in best_summary.items() if k != "wall_clock_s"},
         "best_seed": seed,
-        "seeds": [{"seed": s, "best": r["best"], "best_epoch": r["best_epoch"], "wall_clock_s": r["wall_clock_s"]}
-                  for s, _, r in runs],  # fmt: skip
-        "across_seeds": {"metric": main, "split": recipe.finetune.eval_split, "mean": float(values.mean()),
-                         "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
-                         "min": float(values.min()), "max": float(values.max())},  # fmt: skip
+        "seeds": [
+            {"seed": s, "best": r["best"], "best_epoch": r["best_epoch"], "wall_clock_s": r["wall_clock_s"]}
+            for s, _, r in runs
+        ],  # fmt: skip
+        "across_seeds": {
+            "metric": main,
+            "split": recipe.finetune.eval_split,
+            "mean": float(values.mean()),
+            "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+            "min": float(values.min()),
+            "max": float(values.max()),
+        },  # fmt: skip
         "wall_clock_s": round(sum(r["wall_clock_s"] for _, _, r in runs), 1),
     }
     write_json(os.path.join(output_dir, "metrics.json"), summary)

@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 
 from fastformers_tf.compress.report import STEPS
 from fastformers_tf.compress.run import compress
-from fastformers_tf.compress.stages import STAGE_FILE
+from fastformers_tf.compress.stages import STAGE_FILE, StageError
 from fastformers_tf.recipe import OPT_IN_STAGES, STAGES, load_recipe
 from fastformers_tf.runtime.load import load_predictor
 from tests.tools.conftest import ROOT, run_tool
@@ -167,6 +167,29 @@ def test_a_stage_killed_halfway_is_redone_and_the_report_is_the_same(job):
         (r["name"], set(r["metrics"])) for r in uninterrupted["benchmark"]["records"]
     ]
     assert [row["step"] for row in resumed["table"]] == [row["step"] for row in uninterrupted["table"]]
+
+
+def test_with_a_holdout_every_stage_is_redone_and_the_pick_is_made_on_it(job):
+    tmp_path, _, first = job
+    work = tmp_path / "work-holdout"
+    shutil.copytree(tmp_path / "work", work)  # a finished run without a hold-out, to be redone
+    holdout = ["holdout.examples=4", "finetune.eval_split=holdout", "distill.eval_split=holdout",
+               "compress.selection_split=holdout"]  # fmt: skip
+    recipe = load_recipe("rte", params_override=[*overrides(tmp_path, work), *holdout])
+    with pytest.raises(StageError, match="trained with another hold-out"):
+        compress(recipe, stages=["benchmark", "select"], verbose=0)  # the exported models saw the hold-out
+    records = compress(recipe, verbose=0)
+    assert not any(records[stage]["skipped"] for stage in DEFAULT_STAGES)
+    assert all(records[s]["key"] != first[s]["key"] for s in DEFAULT_STAGES)
+    report = report_of(work)
+    bench = report["benchmark"]
+    assert bench["report_split"] == "val" and bench["selection_split"] == "holdout"
+    # train: 24 rows, 6 copies of each of 4 pairs: the copies of a held-out pair left in train are dropped
+    cut = bench["holdout"]
+    assert cut["holdout"] == 4 and cut["train"] + cut["holdout"] + cut["dropped"] == 24 and cut["dropped"] >= 5
+    assert not report["selection"]["same_split_as_report"]
+    text = (work / "select" / "report.md").read_text()
+    assert "Hold-out: 4 examples carved from train" in text and "`val` was read once, by this benchmark" in text
 
 
 @pytest.mark.parametrize(

@@ -46,6 +46,7 @@ def recipe(tmp_path, *overrides, out="run"):
     return load_recipe(
         "rte",
         params_override=[
+            *tiny.WHOLE_SPLITS,
             f"data_dir={tmp_path / 'data'}",
             f"output_dir={tmp_path / out}",
             f"cache_dir={tmp_path / 'cache'}",

@@ -26,6 +26,7 @@ def setup(tmp_path):
 
 def recipe(tmp_path, *overrides):
     return load_recipe("rte", params_override=[
+        *tiny.WHOLE_SPLITS,
         f"data_dir={tmp_path / 'data'}", f"output_dir={tmp_path / 'run'}", f"cache_dir={tmp_path / 'cache'}",
         f"prune.model={tmp_path / 'model'}", "prune.batch_size=4", "distill.batch_size=4", "distill.max_length=16",
         "distill.learning_rate=1e-3", "prune.allocation=uniform", "prune.multiple_of=1", "prune.redistill_epochs=1",

@@ -41,6 +41,7 @@ def tiny_run_overrides(tmp_path):
     """Saves the tiny encoder under tmp_path; the recipe overrides of a run on it, writing tmp_path/run."""
     save_model(tiny.encoder(), str(tmp_path / "encoder"), tokenizer=tiny.tokenizer(str(tmp_path)))
     return [
+        *tiny.WHOLE_SPLITS,
         f"model={tmp_path / 'encoder'}",
         f"data_dir={tmp_path / 'data'}",
         f"output_dir={tmp_path / 'run'}",

@@ -1,0 +1,185 @@
+"""The hold-out in the training stages: no held-out example reaches a training batch; resumable runs; seeds."""
+
+import json
+import os
+
+import pytest
+
+from fastformers_tf.backend import keras
+from fastformers_tf.data import get_task, task_data
+from fastformers_tf.distill.run import distill
+from fastformers_tf.models import load_tokenizer, save_model
+from fastformers_tf.recipe import load_recipe
+from fastformers_tf.train.finetune import finetune
+from tests import tiny
+from tests.train.test_finetune import tiny_run_overrides
+
+WORDS = "the a movie film great good bad awful team won lost game vote bill law cook soup onion".split()
+
+
+def write_distinct_rte(data_dir, train=30, val=6):
+    """RTE files whose pairs are all different (so a held-out pair has no copy left in train)."""
+    folder = data_dir / "superglue" / "RTE"
+    folder.mkdir(parents=True)
+    for split, n in (("train", train), ("val", val), ("test", 4)):
+        with open(folder / f"{split}.jsonl", "w", encoding="utf-8") as f:
+            for i in range(n):
+                premise = f"{WORDS[i % 18]} {WORDS[(i // 18 + 3) % 18]} {WORDS[(i * 7) % 18]} {split}"
+                row = {"premise": premise, "hypothesis": f"{WORDS[(i * 5) % 18]} {i}", "idx": i}
+                if split != "test":
+                    row["label"] = "entailment" if i % 3 else "not_entailment"
+                f.write(json.dumps(row) + "\n")
+
+
+@pytest.fixture
+def batches_read(monkeypatch):
+    """Records `(text_a, text_b)` of every example a training batch is built from."""
+    seen = []
+    batch_inputs = task_data.TaskData.batch_inputs
+
+    def recording(self, model, indices):
+        seen.extend((self.examples[i].text_a, self.examples[i].text_b) for i in indices)
+        return batch_inputs(self, model, indices)
+
+    monkeypatch.setattr(task_data.TaskData, "batch_inputs", recording)
+    return seen
+
+
+def holdout_texts(tmp_path, recipe):
+    data = task_data.TaskData(get_task("rte"), "holdout", str(tmp_path / "data"), tiny.tokenizer(str(tmp_path)), 16,
+                              holdout=recipe.holdout_spec())  # fmt: skip
+    return {(e.text_a, e.text_b) for e in data.examples}
+
+
+HOLDOUT = ["holdout.examples=6", "holdout.seed=1", "finetune.eval_split=holdout", "distill.eval_split=holdout",
+           "finetune.evals_per_epoch=1"]  # fmt: skip
+
+
+def test_no_held_out_pair_reaches_a_finetuning_or_distillation_batch(tmp_path, batches_read):
+    write_distinct_rte(tmp_path / "data")
+    ft = load_recipe("rte", params_override=[*tiny_run_overrides(tmp_path), *HOLDOUT, "finetune.epochs=1",
+                                             "finetune.batch_size=4", "finetune.max_length=16"])  # fmt: skip
+    held = holdout_texts(tmp_path, ft)
+    assert len(held) == 6
+    summary = finetune(ft, verbose=0)
+    assert summary["eval_split"] == "holdout" and summary["eval_examples"] == 6
+    assert summary["holdout"] == {"train": 24, "holdout": 6, "dropped": 0, "candidates": 30}
+    train = {
+        (e["premise"], e["hypothesis"])
+        for e in map(json.loads, (tmp_path / "data" / "superglue" / "RTE" / "train.jsonl").read_text().splitlines())
+    }
+    assert set(batches_read) == train - held  # every other pair was trained on (the prefetch reads ahead)
+
+    # A transfer file holding two held-out pairs: they are dropped; augmented copies come from train only.
+    transfer = tmp_path / "more.jsonl"
+    rows = [{"text_a": a, "text_b": b} for a, b in sorted(held)[:2]] + [{"text_a": "new premise", "text_b": "x"}]
+    transfer.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    batches_read.clear()
+    dt = load_recipe("rte", params_override=[*tiny_run_overrides(tmp_path), *HOLDOUT,
+                                             f"output_dir={tmp_path / 'student'}",
+                                             f"distill.teacher={tmp_path / 'run' / 'best'}", "distill.student=teacher",
+                                             f"distill.transfer=[file:{transfer},augment:1]", "distill.epochs=1",
+                                             "distill.batch_size=4", "distill.max_length=16"])  # fmt: skip
+    result = distill(dt, verbose=0)
+    sources = {r["source"]: r for r in result["transfer"]}
+    assert sources[f"file:{transfer}"]["examples"] == 1 and sources[f"file:{transfer}"]["dropped_in_holdout"] == 2
+    assert sources["train"]["examples"] == 24 and sources["augment:1"]["examples"] == 24
+    seen = set(batches_read)
+    assert not held & seen and train - held <= seen and ("new premise", "x") in seen and len(seen) > len(train)
+    assert result["eval_split"] == "holdout" and result["holdout"]["holdout"] == 6
+
+
+class StopAfter(keras.callbacks.Callback):
+    """Interrupts `fit` after `n` evaluations, as a kill would (after the checkpoint of the n-th)."""
+
+    def __init__(self, n):
+        super().__init__()
+        self.n = n
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.n:
+            raise KeyboardInterrupt
+
+
+class Steps(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.count += 1
+
+
+def test_a_killed_run_resumes_from_its_last_evaluation(tmp_path):
+    write_distinct_rte(tmp_path / "data")
+    out = tmp_path / "run"
+    recipe = load_recipe("rte", params_override=[*tiny_run_overrides(tmp_path), *HOLDOUT, "finetune.epochs=2",
+                                                 "finetune.evals_per_epoch=2", "finetune.batch_size=4",
+                                                 "finetune.max_length=16"])  # fmt: skip
+    with pytest.raises(KeyboardInterrupt):
+        finetune(recipe, verbose=0, callbacks=[StopAfter(3)])
+    state = json.loads((out / "resume" / "state.json").read_text())
+    assert [h["epoch"] for h in state["history"]] == [0.5, 1, 1.5]
+    assert not (out / "best").exists() and not (out / "metrics.json").exists()  # nothing final before the end
+
+    steps = Steps()
+    summary = finetune(recipe, verbose=0, callbacks=[steps])
+    assert [h["epoch"] for h in summary["epochs"]] == [0.5, 1, 1.5, 2]  # each evaluation once
+    assert summary["epochs"][:3] == state["history"]
+    assert steps.count == 3  # the last quarter of 12 steps (6 a pass, 3 per evaluation)
+    assert sorted(os.listdir(out)) == ["best", "logs", "metrics.json", "recipe.yaml"]  # the resume folder is gone
+
+    # Another recipe does not resume from that run's checkpoint.
+    with pytest.raises(KeyboardInterrupt):
+        finetune(recipe, verbose=0, callbacks=[StopAfter(1)])
+    steps = Steps()
+    other = load_recipe("rte", params_override=[*tiny_run_overrides(tmp_path), *HOLDOUT, "finetune.epochs=1",
+                                                "finetune.evals_per_epoch=2", "finetune.batch_size=4",
+                                                "finetune.max_length=16", "finetune.learning_rate=1e-4"])  # fmt: skip
+    assert len(finetune(other, verbose=0, callbacks=[steps])["epochs"]) == 2 and steps.count == 6
+
+
+def test_seeds_run_once_each_and_the_best_on_the_holdout_is_kept(tmp_path, capsys):
+    write_distinct_rte(tmp_path / "data")
+    out = tmp_path / "run"
+    recipe = load_recipe("rte", params_override=[*tiny_run_overrides(tmp_path), *HOLDOUT, "finetune.epochs=1",
+                                                 "finetune.batch_size=4", "finetune.max_length=16",
+                                                 "finetune.learning_rate=3e-3", "finetune.seeds=[3,4]",
+                                                 "finetune.reinit_layers=1"])  # fmt: skip
+    summary = finetune(recipe, verbose=0)
+    values = [s["best"]["accuracy"] for s in summary["seeds"]]
+    assert [s["seed"] for s in summary["seeds"]] == [3, 4]
+    assert summary["best_seed"] == [3, 4][values.index(max(values))] and summary["best"]["accuracy"] == max(values)
+    assert summary["across_seeds"]["mean"] == pytest.approx(sum(values) / 2)
+    assert json.loads((out / "metrics.json").read_text()) == summary
+    best_weights = (out / "best" / "model.weights.h5").read_bytes()
+    assert best_weights == (out / "seeds" / str(summary["best_seed"]) / "best" / "model.weights.h5").read_bytes()
+    assert load_tokenizer(str(out / "best")) is not None
+    capsys.readouterr()
+    again = finetune(recipe, verbose=0)  # every seed done: none is run again
+    assert "seed 3 (1 of 2)" not in capsys.readouterr().out and again["seeds"] == summary["seeds"]
+
+
+def test_an_ensemble_teacher_averages_its_members_logits(tmp_path):
+    write_distinct_rte(tmp_path / "data")
+    labels = ["entailment", "not_entailment"]
+    for seed in (3, 4):
+        save_model(tiny.classifier(num_classes=2, labels=labels, seed=seed), str(tmp_path / f"teacher{seed}"),
+                   tokenizer=tiny.tokenizer(str(tmp_path)))  # fmt: skip
+    save_model(tiny.randomize(tiny.encoder(num_layers=1), seed=5), str(tmp_path / "student"),
+               tokenizer=tiny.tokenizer(str(tmp_path)))  # fmt: skip
+    members = [str(tmp_path / "teacher3"), str(tmp_path / "teacher4")]
+    common = [*tiny_run_overrides(tmp_path), *HOLDOUT, f"distill.student={tmp_path / 'student'}", "distill.epochs=1",
+              "distill.batch_size=4", "distill.max_length=16"]  # fmt: skip
+    ensemble = distill(load_recipe("rte", params_override=[*common, f"distill.teacher=[{','.join(members)}]"]),
+                       verbose=0)  # fmt: skip
+    assert ensemble["ensemble"]["members"] == members
+    singles = [
+        distill(load_recipe("rte", params_override=[*common, f"distill.teacher={m}", f"output_dir={tmp_path / m[-1]}"]),
+                verbose=0)["teacher_metrics"]
+        for m in members
+    ]  # fmt: skip
+    assert ensemble["ensemble"]["member_metrics"] == singles
+    with pytest.raises(Exception, match="ensemble teacher gives logits only"):
+        distill(load_recipe("rte", params_override=[*common, f"distill.teacher=[{','.join(members)}]",
+                                                    "distill.hidden_weight=1.0"]), verbose=0)  # fmt: skip
