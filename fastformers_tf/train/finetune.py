@@ -178,22 +178,25 @@ def finetune_seeds(recipe, verbose=1, callbacks=(), resume_dir=None):
     """One fine-tuning run per seed of `finetune.seeds`, in `seeds/<seed>/`; the best on `eval_split` becomes `best/`.
 
     A seed whose folder already holds a finished run of this recipe is not run
-    again, so a rerun after a kill goes on with the seed it stopped in.
-    `metrics.json` lists every seed's best metric with their mean and std.
+    again, so a rerun after a kill goes on with the seed it stopped in. With
+    `resume_dir` (a compress stage, whose output folder a rerun redoes) the
+    seeds run in `<resume_dir>/seeds/<seed>/`, kept there across kills, and
+    move into `seeds/` at the end. `metrics.json` lists every seed's best
+    metric with their mean and std.
     """
     import numpy as np
 
     output_dir = recipe.resolved_output_dir()
+    seeds_dir = os.path.join(resume_dir or output_dir, "seeds")
     task = get_task(recipe.task)
     runs = []
     for seed in recipe.finetune.seeds:
-        sub = dataclasses.replace(recipe, seed=seed, output_dir=os.path.join(output_dir, "seeds", str(seed)),
+        sub = dataclasses.replace(recipe, seed=seed, output_dir=os.path.join(seeds_dir, str(seed)),
                                   finetune=dataclasses.replace(recipe.finetune, seeds=[]))  # fmt: skip
         summary = _finished(sub)
         if summary is None:
             print(f"finetune: seed {seed} ({len(runs) + 1} of {len(recipe.finetune.seeds)})")
-            seed_resume = os.path.join(resume_dir, str(seed)) if resume_dir else None
-            summary = finetune(sub, verbose, callbacks, seed_resume)
+            summary = finetune(sub, verbose, callbacks)
         runs.append((seed, sub, summary))
     main = next(iter(runs[0][2]["best"]))
     values = np.array([summary["best"][main] for _, _, summary in runs])
@@ -218,6 +221,8 @@ def finetune_seeds(recipe, verbose=1, callbacks=(), resume_dir=None):
     }
     write_json(os.path.join(output_dir, "metrics.json"), summary)
     save_recipe(recipe, os.path.join(output_dir, "recipe.yaml"))
+    if resume_dir:
+        shutil.move(seeds_dir, os.path.join(output_dir, "seeds"))
     print(f"{task.name}: best seed {seed}; {main} on {recipe.finetune.eval_split} over {len(values)} seeds: "
           f"mean {values.mean():.4f}, std {summary['across_seeds']['std']:.4f}")  # fmt: skip
     return summary

@@ -183,3 +183,35 @@ def test_an_ensemble_teacher_averages_its_members_logits(tmp_path):
     with pytest.raises(Exception, match="ensemble teacher gives logits only"):
         distill(load_recipe("rte", params_override=[*common, f"distill.teacher=[{','.join(members)}]",
                                                     "distill.hidden_weight=1.0"]), verbose=0)  # fmt: skip
+
+
+class StopAtEvaluation(keras.callbacks.Callback):
+    """Interrupts the `n`-th evaluation counted over every `fit` it joins (several seeds)."""
+
+    def __init__(self, n):
+        super().__init__()
+        self.n, self.count = n, 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.count += 1
+        if self.count == self.n:
+            raise KeyboardInterrupt
+
+
+def test_seeds_of_a_killed_compress_stage_survive_in_its_resume_folder(tmp_path, capsys):
+    """A compress stage writes into a new temporary folder each run: finished seeds must live outside it."""
+    write_distinct_rte(tmp_path / "data")
+    common = [*tiny_run_overrides(tmp_path), *HOLDOUT, "finetune.epochs=1", "finetune.batch_size=4",
+              "finetune.max_length=16", "finetune.seeds=[3,4]"]  # fmt: skip
+    resume = tmp_path / ".resume" / "teacher"
+    first = load_recipe("rte", params_override=[*common, f"output_dir={tmp_path / 'partial-1'}"])
+    with pytest.raises(KeyboardInterrupt):
+        finetune(first, verbose=0, callbacks=[StopAtEvaluation(2)], resume_dir=str(resume))  # in seed 4
+    assert (resume / "seeds" / "3" / "metrics.json").is_file()
+    capsys.readouterr()
+    second = load_recipe("rte", params_override=[*common, f"output_dir={tmp_path / 'partial-2'}"])
+    summary = finetune(second, verbose=0, resume_dir=str(resume))
+    out = capsys.readouterr().out
+    assert "seed 3 (1 of 2)" not in out and "seed 4 (2 of 2)" in out
+    assert [s["seed"] for s in summary["seeds"]] == [3, 4]
+    assert sorted(os.listdir(tmp_path / "partial-2" / "seeds")) == ["3", "4"] and not (resume / "seeds").exists()
