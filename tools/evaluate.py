@@ -9,7 +9,11 @@ Labeled splits print the task's metrics. With --reference, the same split is
 also scored with the reference model (e.g. the fp32 Keras model an int8 export
 came from), and the prediction agreement and metric differences are printed.
 With --predictions_dir the split's predictions are written in the SuperGLUE
-submission format (e.g. RTE.jsonl).
+submission format (e.g. RTE.jsonl). Several models (--model=a,b) are scored as
+an ensemble, their logits averaged as `distill.teacher=[a,b]` averages them,
+each member's metrics printed beside it.
+
+  python tools/evaluate.py --model=runs/rte/teacher/seeds/42/best,runs/rte/teacher/seeds/43/best --task=rte
 """
 
 import json
@@ -21,8 +25,9 @@ from absl import app, flags
 from fastformers_tf import cli
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string(
-    "model", None, "A model directory written by tools/finetune.py, or an export (tools/export.py).", required=True
+flags.DEFINE_list(
+    "model", None, "A model directory written by tools/finetune.py, or an export (tools/export.py); several, "
+    "comma-separated: an ensemble (logits averaged).", required=True
 )
 flags.DEFINE_string("reference", None, "Also score this model (backend auto) and print agreement with it.")
 flags.DEFINE_string("task", None, "Task name.", required=True)
@@ -48,6 +53,13 @@ def training_max_length(model):
     return recipe.finetune.max_length if recipe else None
 
 
+def ensemble_probs(member_probs):
+    """The softmax of the members' averaged logits (log-probabilities differ from logits by a constant per row)."""
+    logits = np.mean([np.log(np.clip(p, 1e-12, 1.0)) for p in member_probs], axis=0)
+    logits -= logits.max(-1, keepdims=True)
+    return np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+
+
 def main(argv):
     del argv
     from fastformers_tf.artifacts import write_text
@@ -57,28 +69,37 @@ def main(argv):
     from fastformers_tf.runtime.load import load_predictor
 
     task = get_task(FLAGS.task)
-    max_length = FLAGS.max_length or training_max_length(FLAGS.model)
-    predictor = load_predictor(
-        FLAGS.model, FLAGS.backend, FLAGS.precision, FLAGS.threads, FLAGS.instances, max_length, FLAGS.batch_size
-    )
-    max_length = predictor.max_length
-    # The hold-out (and train without it) is cut as the model's own training recipe cut it.
-    recipe = training_recipe(FLAGS.model)
-    holdout = recipe.holdout_spec() if recipe else None
-    data = TaskData(task, FLAGS.split, FLAGS.data_dir or default_data_dir(), predictor.tokenizer, max_length,
-                    holdout=holdout)  # fmt: skip
-    if predictor.labels is not None and len(predictor.labels) != len(task.labels):
-        predictor.close()
-        raise app.UsageError(
-            f"--model={FLAGS.model} has {len(predictor.labels)} labels {predictor.labels}; task {task.name} has "
-            f"{len(task.labels)} {list(task.labels)}."
+    # The hold-out (and train without it) is cut as the models' own training recipes cut it.
+    recipes = [training_recipe(model) for model in FLAGS.model]
+    holdouts = {None if r is None else r.holdout_spec() for r in recipes}
+    if FLAGS.split == "holdout" and len(holdouts) > 1:
+        raise app.UsageError("--split=holdout: the ensemble's members were trained with different hold-outs.")
+    holdout = holdouts.pop()
+    labeled, member_probs, data = None, [], None
+    for model in FLAGS.model:
+        max_length = FLAGS.max_length or training_max_length(model)
+        predictor = load_predictor(
+            model, FLAGS.backend, FLAGS.precision, FLAGS.threads, FLAGS.instances, max_length, FLAGS.batch_size
         )
-    with predictor:
-        probs = data.predict_probs(predictor, FLAGS.batch_size)
+        if predictor.labels is not None and len(predictor.labels) != len(task.labels):
+            predictor.close()
+            raise app.UsageError(
+                f"--model={model} has {len(predictor.labels)} labels {predictor.labels}; task {task.name} has "
+                f"{len(task.labels)} {list(task.labels)}."
+            )
+        # Each member reads the split with its own tokenizer; the examples are the same.
+        data = TaskData(task, FLAGS.split, FLAGS.data_dir or default_data_dir(), predictor.tokenizer,
+                        predictor.max_length, holdout=holdout)
+        with predictor:
+            member_probs.append(data.predict_probs(predictor, FLAGS.batch_size))
+    max_length = predictor.max_length
+    probs = member_probs[0] if len(member_probs) == 1 else ensemble_probs(member_probs)
     labeled = (data.features.labels >= 0).all()
     result = {"task": task.name, "split": FLAGS.split, "examples": len(data)}
     if labeled:
         result.update(task.metric(data.examples, probs))
+        if len(member_probs) > 1:
+            result["members"] = {m: task.metric(data.examples, p) for m, p in zip(FLAGS.model, member_probs)}
     if FLAGS.reference:
         with load_predictor(FLAGS.reference, max_length=max_length, batch_size=FLAGS.batch_size) as reference:
             reference_probs = data.predict_probs(reference, FLAGS.batch_size)

@@ -215,3 +215,40 @@ def test_seeds_of_a_killed_compress_stage_survive_in_its_resume_folder(tmp_path,
     assert "seed 3 (1 of 2)" not in out and "seed 4 (2 of 2)" in out
     assert [s["seed"] for s in summary["seeds"]] == [3, 4]
     assert sorted(os.listdir(tmp_path / "partial-2" / "seeds")) == ["3", "4"] and not (resume / "seeds").exists()
+
+
+def test_evaluate_scores_an_ensemble_as_its_members_averaged_logits(tmp_path):
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from fastformers_tf.runtime import KerasPredictor
+    from tests.train.test_finetune import ROOT
+
+    write_distinct_rte(tmp_path / "data", val=21)
+    labels = ["entailment", "not_entailment"]
+    rows = [json.loads(line) for line in (tmp_path / "data/superglue/RTE/val.jsonl").read_text().splitlines()]
+    premises, hypotheses = [r["premise"] for r in rows], [r["hypothesis"] for r in rows]
+    gold = np.array([labels.index(r["label"]) for r in rows])
+    members, logits = [], []
+    for seed in (3, 4):
+        model = tiny.classifier(num_classes=2, labels=labels, seed=seed)
+        predictor = KerasPredictor(model, tiny.tokenizer(str(tmp_path)), max_length=16)
+        kernel, bias = model.output_dense.get_weights()
+        model.output_dense.set_weights([kernel, bias - np.median(predictor.logits(premises, hypotheses), 0)])
+        logits.append(KerasPredictor(model, predictor.tokenizer, max_length=16).logits(premises, hypotheses))
+        save_model(model, str(tmp_path / f"m{seed}"), tokenizer=tiny.tokenizer(str(tmp_path)))
+        members.append(str(tmp_path / f"m{seed}"))
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "tools", "evaluate.py"), f"--model={','.join(members)}", "--task=rte",
+         "--split=val", f"--data_dir={tmp_path / 'data'}", "--max_length=16"],
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": ROOT}, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    scored = json.loads(result.stdout.strip().splitlines()[-1])
+
+    member_acc = [float(np.mean(x.argmax(-1) == gold)) for x in logits]
+    assert [scored["members"][m]["accuracy"] for m in members] == pytest.approx(member_acc)
+    assert scored["accuracy"] == pytest.approx(float(np.mean((logits[0] + logits[1]).argmax(-1) == gold)))
+    assert (logits[0].argmax(-1) != logits[1].argmax(-1)).any()  # the members disagree: the average decides
