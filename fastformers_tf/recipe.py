@@ -15,6 +15,7 @@ import typing
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from fastformers_tf.compress.stages import OPT_IN_STAGES, STAGES  # the stage table
 from fastformers_tf.errors import UserError
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -187,9 +188,6 @@ class CompressConfig:
     instance_name: str = "AWS c6i.large (2 vCPUs), on-demand Linux, us-east-1"
 
 
-STAGES = ("teacher", "distill", "prune", "qat", "export", "benchmark", "select")
-# Opt-in stages (name them in `compress.stages` or --stages): QAT costs a distillation epoch more.
-OPT_IN_STAGES = ("qat",)
 CANDIDATE_BACKENDS = ("keras/fp32", "onnx/fp32", "onnx/int8", "tflite/fp32", "tflite/int8")
 
 

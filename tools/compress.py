@@ -1,4 +1,4 @@
-"""The whole FastFormers recipe as one job: teacher -> distill -> prune -> export -> benchmark -> select.
+"""The whole FastFormers recipe as one job: teacher -> distill -> prune -> (qat) -> export -> benchmark -> select.
 
   python tools/compress.py --task=rte --preset=quick          # a first look, about 15 minutes on 2 cores
   python tools/compress.py --task=rte                         # the full recipe of configs/rte.yaml
@@ -15,6 +15,7 @@ and the pick <workdir>/select/selected, served by tools/predict.py --model=.
 from absl import flags
 
 from fastformers_tf import cli
+from fastformers_tf.compress.stages import OPT_IN_STAGES, STAGES
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("task", None, "Task name, e.g. rte, cb, sst2.", required=True)
@@ -23,7 +24,8 @@ flags.DEFINE_string("data_dir", None, "Data directory (default ../shared/data)."
 flags.DEFINE_string("config_file", None, "A YAML recipe applied after configs/<task>.yaml and the preset.")
 flags.DEFINE_string("preset", None, "A recipe of configs/presets/ applied after configs/<task>.yaml, e.g. quick.")
 flags.DEFINE_list("params_override", [], "Dotted overrides, e.g. distill.epochs=1,compress.bench_examples=100.")
-flags.DEFINE_list("stages", None, "Stages to run (default all): teacher, distill, prune, export, benchmark, select.")
+flags.DEFINE_list("stages", None, f"Stages to run, of {', '.join(STAGES)} (default all but the opt-in "
+                  f"{', '.join(OPT_IN_STAGES)}).")
 flags.DEFINE_string("teacher", None, "A fine-tuned task model folder: skips fine-tuning the teacher here.")
 flags.DEFINE_float("max_accuracy_drop", None, "Points of the task metric the pick may lose vs the teacher.",
                    lower_bound=0)  # fmt: skip

@@ -26,8 +26,11 @@ from fastformers_tf import cli
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list(
-    "model", None, "A model directory written by tools/finetune.py, or an export (tools/export.py); several, "
-    "comma-separated: an ensemble (logits averaged).", required=True
+    "model",
+    None,
+    "A model directory written by tools/finetune.py, or an export (tools/export.py); several, "
+    "comma-separated: an ensemble (logits averaged).",
+    required=True,
 )
 flags.DEFINE_string("reference", None, "Also score this model (backend auto) and print agreement with it.")
 flags.DEFINE_string("task", None, "Task name.", required=True)
@@ -81,15 +84,15 @@ def main(argv):
         predictor = load_predictor(
             model, FLAGS.backend, FLAGS.precision, FLAGS.threads, FLAGS.instances, max_length, FLAGS.batch_size
         )
+        # Each member reads the split with its own tokenizer; the examples are the same.
+        data = TaskData(task, FLAGS.split, FLAGS.data_dir or default_data_dir(), predictor.tokenizer,
+                        predictor.max_length, holdout=holdout)  # fmt: skip
         if predictor.labels is not None and len(predictor.labels) != len(task.labels):
             predictor.close()
             raise app.UsageError(
                 f"--model={model} has {len(predictor.labels)} labels {predictor.labels}; task {task.name} has "
                 f"{len(task.labels)} {list(task.labels)}."
             )
-        # Each member reads the split with its own tokenizer; the examples are the same.
-        data = TaskData(task, FLAGS.split, FLAGS.data_dir or default_data_dir(), predictor.tokenizer,
-                        predictor.max_length, holdout=holdout)
         with predictor:
             member_probs.append(data.predict_probs(predictor, FLAGS.batch_size))
     max_length = predictor.max_length
@@ -99,7 +102,9 @@ def main(argv):
     if labeled:
         result.update(task.metric(data.examples, probs))
         if len(member_probs) > 1:
-            result["members"] = {m: task.metric(data.examples, p) for m, p in zip(FLAGS.model, member_probs)}
+            result["members"] = {
+                m: task.metric(data.examples, p) for m, p in zip(FLAGS.model, member_probs, strict=True)
+            }
     if FLAGS.reference:
         with load_predictor(FLAGS.reference, max_length=max_length, batch_size=FLAGS.batch_size) as reference:
             reference_probs = data.predict_probs(reference, FLAGS.batch_size)

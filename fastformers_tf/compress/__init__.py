@@ -1,4 +1,4 @@
-"""The whole recipe as one job: teacher -> distill -> prune -> export -> benchmark -> select.
+"""The whole recipe as one job: teacher -> distill -> prune -> (qat) -> export -> benchmark -> select.
 
 compress(recipe)                         # every stage, into runs/<task>/compress
 compress(recipe, stages=["benchmark"])   # a subset; finished stages are kept

@@ -11,6 +11,7 @@ Every stage folder holds `stage.json` (its key, wall-clock and outputs) and
 `recipe.yaml`; see `compress.stages` for how a rerun skips or redoes stages.
 """
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -18,15 +19,22 @@ import shutil
 
 from fastformers_tf import artifacts
 from fastformers_tf.compress import report as reports
-from fastformers_tf.compress.stages import UPSTREAM, StageError, read_stage, require, run_stage, stage_key
+from fastformers_tf.compress.stages import (
+    MODEL_STAGES,
+    OPTIONAL_STAGES,
+    STAGES,
+    TABLE,
+    StageError,
+    read_stage,
+    require,
+    run_stage,
+    stage_key,
+)
 from fastformers_tf.data import get_task
 from fastformers_tf.data.holdout import HOLDOUT
 from fastformers_tf.errors import ArgumentError
-from fastformers_tf.recipe import STAGES, RecipeError, validate
+from fastformers_tf.recipe import RecipeError, validate
 
-MODEL_STAGES = ("teacher", "distill", "prune", "qat")
-# The export and benchmark run without a pruned or QAT model when those stages never ran.
-OPTIONAL_STAGES = ("prune", "qat")
 BENCHMARK_FILE = "benchmark.json"
 
 
@@ -82,16 +90,44 @@ class Job:
         return os.path.join(self.workdir, stage, *parts)
 
     def upstream(self, stage):
-        """The keys of the stages `stage` builds on, read from their folders when they did not run now."""
+        """The keys of the stages `stage` builds on, read from their folders when they did not run now.
+
+        A stage read from its folder must be what this recipe would make
+        (its key recomputed); else `StageError` names the recipe keys that
+        changed and the stages to rerun.
+        """
         keys = {}
-        for name in UPSTREAM[stage]:
+        for name in TABLE[stage].upstream:
             if name not in self.records:
                 record = read_stage(self.workdir, name)
                 if record is None and name in OPTIONAL_STAGES:
                     continue
-                self.records[name] = record or require(self.workdir, name, stage)
+                record = record or require(self.workdir, name, stage)
+                if record["key"] != stage_key(self.recipe, name, self.upstream(name), self.extra(name)):
+                    raise StageError(
+                        f"Stage {stage} builds on stage {name}, and {os.path.join(self.workdir, name)} was made "
+                        f"with another recipe ({self.changed(name)}); rerun it (--stages={name},...,{stage}) "
+                        "or all stages."
+                    )
+                self.records[name] = record
             keys[name] = self.records[name]["key"]
         return keys
+
+    def extra(self, stage):
+        """What beyond the recipe decides `stage`: the digests of a given teacher's files."""
+        return _teacher_fingerprint(self.cfg.teacher) if stage == "teacher" and self.cfg.teacher else None
+
+    def changed(self, stage):
+        """The recipe keys of `stage` whose values differ from those its folder was made with, as one phrase."""
+        from fastformers_tf.compress.stages import recipe_part
+        from fastformers_tf.recipe import load_recipe
+
+        path = os.path.join(self.workdir, stage, "recipe.yaml")
+        if not os.path.isfile(path):
+            return "no recipe.yaml beside it"
+        before, now = recipe_part(load_recipe(config_file=path), stage), recipe_part(self.recipe, stage)
+        keys = [key for key in now if before.get(key) != now[key]]
+        return ", ".join(f"{key} changed" for key in keys) if keys else "a stage it builds on changed"
 
     def check_holdout(self, stage):
         """Refuses to build on a model stage trained with another hold-out (it may have trained on this one)."""
@@ -109,12 +145,14 @@ class Job:
 
     def run(self, stages):
         for number, stage in enumerate(stages, 1):
-            extra = _teacher_fingerprint(self.cfg.teacher) if stage == "teacher" and self.cfg.teacher else None
-            key = stage_key(self.recipe, stage, self.upstream(stage), extra)
             self.check_holdout(stage)
+            key = stage_key(self.recipe, stage, self.upstream(stage), self.extra(stage))
             body = getattr(self, f"_{stage}")
             self.records[stage] = run_stage(self.workdir, stage, key, self.recipe, body, self.log,
                                             (number, len(stages)))  # fmt: skip
+            shutil.rmtree(self.resume_dir(stage), ignore_errors=True)  # complete: nothing to resume
+        with contextlib.suppress(OSError):
+            os.rmdir(os.path.dirname(self.resume_dir("teacher")))  # when no stage left a checkpoint behind
         return self.records
 
     # === Stages ===

@@ -22,24 +22,83 @@ from omegaconf import OmegaConf
 from fastformers_tf import artifacts
 from fastformers_tf.artifacts import ArtifactError
 from fastformers_tf.errors import UserError
-from fastformers_tf.recipe import STAGES, save_recipe
 
 STAGE_KIND = "stage"
 STAGE_FILE = "stage.json"
 
-# The stages each stage builds on, and the recipe keys (beyond the task and seed) that change its result.
-UPSTREAM = {
-    "teacher": (),
-    "distill": ("teacher",),
-    "prune": ("teacher", "distill"),
-    "qat": ("teacher", "distill", "prune"),
-    "export": ("teacher", "distill", "prune", "qat"),
-    "benchmark": ("export",),
-    "select": ("benchmark",),
-}
-_BENCH_KEYS = ("report_split", "selection_split", "backends", "instances", "threads", "bench_examples", "bench_rounds",
-               "throughput_batch")  # fmt: skip
-_SELECT_KEYS = ("max_accuracy_drop", "price_per_hour", "instance_cores", "instance_name")
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    """One stage of the job: what it builds on, the recipe keys that decide its result, what it writes.
+
+    Args:
+        name: the stage's folder under the work directory and its name in `--stages`.
+        upstream: the stages whose outputs it reads (their keys are part of its key).
+        reads: recipe keys (a section, or `section.key`) that decide its result, beyond `COMMON`.
+        does: one line for the README's stage table and `--help`.
+        writes: what the stage writes, relative to the work directory.
+        model: it writes a model folder that later stages build on.
+        optional: later stages run without it when it never ran.
+        opt_in: it runs only when named in `compress.stages` (or `--stages`).
+    """
+
+    name: str
+    upstream: tuple
+    reads: tuple
+    does: str
+    writes: str
+    model: bool = False
+    optional: bool = False
+    opt_in: bool = False
+
+
+# The recipe keys that decide every stage: the hold-out changes what each one trains, evaluates or picks on.
+COMMON = ("task", "seed", "holdout")
+# Where the job reads and writes, not what it computes: in no key.
+ENVIRONMENT = ("data_dir", "output_dir", "cache_dir", "strategy")
+
+TABLE = {
+    stage.name: stage
+    for stage in (
+        Stage("teacher", (), ("model", "finetune", "compress.teacher"),
+              "fine-tunes `model` with the `finetune:` section, or checks the `--teacher` folder",
+              "`teacher/best/`", model=True),
+        Stage("distill", ("teacher",), ("distill",),
+              "distils the teacher into `distill.student` (`teacher`: the teacher's own folder, cut by "
+              "`keep_layers`)", "`distill/best/`", model=True),
+        Stage("prune", ("teacher", "distill"), ("distill", "prune", "compress.prune_target_params"),
+              "scores, prunes to `prune.target_params` (else `compress.prune_target_params`, 0.5) and re-distils",
+              "`prune/redistill/best/`", model=True, optional=True),
+        Stage("qat", ("teacher", "distill", "prune"), ("distill", "compress.qat_epochs", "compress.qat_learning_rate"),
+              "distils the last model again for `compress.qat_epochs` through 8-bit fake quantization; its INT8 "
+              "files come from its trained ranges, and only they are timed", "`qat/best/`",
+              model=True, optional=True, opt_in=True),
+        Stage("export", ("teacher", "distill", "prune", "qat"), ("compress.backends",),
+              "fused fp32, dynamic INT8 and FP16 ONNX of every model; fp32/INT8 TFLite when a TFLite candidate is "
+              "timed", "`export/<model>/`"),
+        Stage("benchmark", ("export",),
+              ("compress.report_split", "compress.selection_split", "compress.backends", "compress.instances",
+               "compress.threads", "compress.bench_examples", "compress.bench_rounds", "compress.throughput_batch"),
+              "times every candidate on the report split, side by side in one process", "`benchmark/benchmark.json`"),
+        Stage("select", ("benchmark",),
+              ("compress.max_accuracy_drop", "compress.price_per_hour", "compress.instance_cores",
+               "compress.instance_name"),
+              "the report and the pick", "`select/report.{md,json,png}`, `select/selected/`"),
+    )
+}  # fmt: skip
+STAGES = tuple(TABLE)
+OPT_IN_STAGES = tuple(name for name, stage in TABLE.items() if stage.opt_in)
+MODEL_STAGES = tuple(name for name, stage in TABLE.items() if stage.model)
+OPTIONAL_STAGES = tuple(name for name, stage in TABLE.items() if stage.optional)
+
+
+def markdown_table():
+    """The README's stage table, from `TABLE`."""
+    lines = ["| stage | what it does | writes |", "|---|---|---|"]
+    for stage in TABLE.values():
+        name = f"`{stage.name}`" + (" (opt-in)" if stage.opt_in else "")
+        lines.append(f"| {name} | {stage.does} | {stage.writes} |")
+    return "\n".join(lines)
 
 
 class StageError(UserError, ValueError):
@@ -47,23 +106,14 @@ class StageError(UserError, ValueError):
 
 
 def recipe_part(recipe, stage):
-    """The plain-data part of `recipe` that decides `stage`'s result."""
-    section = OmegaConf.to_container(OmegaConf.structured(recipe))
-    compress = section["compress"]
-    # The hold-out changes what every stage trains on, evaluates on or picks on.
-    part = {"task": recipe.task, "seed": recipe.seed, "holdout": section["holdout"]}
-    if stage == "teacher":
-        part.update(model=recipe.model, finetune=section["finetune"], teacher=compress["teacher"])
-    elif stage == "distill":
-        part.update(distill=section["distill"])
-    elif stage == "prune":
-        part.update(distill=section["distill"], prune=section["prune"], target=compress["prune_target_params"])
-    elif stage == "qat":
-        part.update(distill=section["distill"], qat={k: compress[k] for k in ("qat_epochs", "qat_learning_rate")})
-    elif stage == "benchmark":
-        part.update({key: compress[key] for key in _BENCH_KEYS})
-    elif stage == "select":
-        part.update({key: compress[key] for key in _SELECT_KEYS})
+    """The plain-data part of `recipe` that decides `stage`'s result: `COMMON` and the stage's `reads`."""
+    container = OmegaConf.to_container(OmegaConf.structured(recipe))
+    part = {}
+    for key in (*COMMON, *TABLE[stage].reads):
+        value = container
+        for name in key.split("."):
+            value = value[name]
+        part[key] = value
     return part
 
 
@@ -115,6 +165,8 @@ def run_stage(workdir, stage, key, recipe, body, log=print, position=None):
     number, total = position or (STAGES.index(stage) + 1, len(STAGES))
     log(f"[{stage}] stage {number}/{total} starts; writing {target} (in place once complete)")
     start = time.time()
+    from fastformers_tf.recipe import save_recipe  # the recipe module reads this one's stage table
+
     with artifacts.writing(target, STAGE_KIND) as folder:
         record = body(folder)
         record = {"stage": stage, "key": key, **record, "wall_clock_s": round(time.time() - start, 1)}

@@ -1,6 +1,8 @@
 """`compress(recipe)` end to end on a tiny model and tiny RTE files: every stage, the report, the pick, reruns,
 a stage killed halfway by a signal, and bad input."""
 
+import contextlib
+import dataclasses
 import json
 import os
 import shutil
@@ -38,14 +40,81 @@ def overrides(tmp_path, workdir):
     ]  # fmt: skip
 
 
+@contextlib.contextmanager
+def recording_reads():
+    """Records, per stage, every recipe key the stage's body reads (`{stage: {"finetune.epochs", "model", ...}}`).
+
+    A read counts when the code reading it is fastformers_tf's own, outside
+    `fastformers_tf.recipe` (whose validation reads everything); whole-recipe
+    copies (`dataclasses.replace`, OmegaConf) are not reads.
+    """
+    from fastformers_tf import recipe as recipes
+    from fastformers_tf.compress.run import Job
+
+    sections = {
+        recipes.Recipe: "",
+        recipes.HoldoutConfig: "holdout.",
+        recipes.FinetuneConfig: "finetune.",
+        recipes.DistillConfig: "distill.",
+        recipes.PruneConfig: "prune.",
+        recipes.CompressConfig: "compress.",
+    }
+    reads, current = {}, []
+
+    def recorder(fields, prefix):
+        def getattribute(self, name):
+            value = object.__getattribute__(self, name)
+            if current and name in fields and not dataclasses.is_dataclass(value):
+                caller = sys._getframe(1).f_globals.get("__name__", "")
+                if caller.startswith("fastformers_tf") and caller != "fastformers_tf.recipe":
+                    reads.setdefault(current[-1], set()).add(prefix + name)
+            return value
+
+        return getattribute
+
+    def in_stage(stage, body):
+        def run(self, folder):
+            current.append(stage)
+            try:
+                return body(self, folder)
+            finally:
+                current.pop()
+
+        return run
+
+    with pytest.MonkeyPatch.context() as patch:
+        for cls, prefix in sections.items():
+            patch.setattr(cls, "__getattribute__", recorder({f.name for f in dataclasses.fields(cls)}, prefix))
+        for stage in STAGES:
+            patch.setattr(Job, f"_{stage}", in_stage(stage, getattr(Job, f"_{stage}")))
+        yield reads
+
+
+def assert_reads_are_in_the_keys(reads):
+    """Every key a stage read is in its key: its own `reads`, an upstream stage's (whose key it holds), or common."""
+    from fastformers_tf.compress.stages import COMMON, ENVIRONMENT, TABLE
+
+    def covered(stage):
+        keys = {*TABLE[stage].reads}
+        for name in TABLE[stage].upstream:
+            keys |= covered(name)
+        return keys
+
+    for stage, keys in reads.items():
+        allowed = covered(stage) | set(COMMON) | set(ENVIRONMENT)
+        missing = sorted(k for k in keys if not any(k == a or k.startswith(a + ".") for a in allowed))
+        assert not missing, f"stage {stage} reads {missing}, which its key misses"
+
+
 @pytest.fixture(scope="module")
 def job(tmp_path_factory):
-    """One uninterrupted run of every stage (shared by the tests of this module)."""
+    """One uninterrupted run of every stage (shared by the tests of this module), the recipe keys read recorded."""
     tmp_path = tmp_path_factory.mktemp("compress")
     write_rte(tmp_path / "data")
     recipe = load_recipe("rte", params_override=overrides(tmp_path, tmp_path / "work"))
-    records = compress(recipe, verbose=0)
-    return tmp_path, recipe, records
+    with recording_reads() as reads:
+        records = compress(recipe, verbose=0)
+    return tmp_path, recipe, records, reads
 
 
 def report_of(workdir):
@@ -54,7 +123,7 @@ def report_of(workdir):
 
 
 def test_every_stage_writes_its_folder_the_report_and_a_servable_pick(job):
-    tmp_path, recipe, records = job
+    tmp_path, recipe, records, _ = job
     work = tmp_path / "work"
     assert sorted(os.listdir(work)) == sorted(DEFAULT_STAGES)
     for stage in DEFAULT_STAGES:
@@ -94,15 +163,46 @@ def test_every_stage_writes_its_folder_the_report_and_a_servable_pick(job):
     assert predictor.__class__.__name__.lower().startswith(picked["backend"])
 
 
+def test_every_recipe_key_a_stage_reads_is_in_its_key(job):
+    _, recipe, _, reads = job
+    assert set(reads) == set(DEFAULT_STAGES)
+    assert "compress.backends" in reads["export"]  # the key missed it: a TFLite backend added later found no file
+    assert_reads_are_in_the_keys(reads)
+
+
+def test_the_export_key_holds_the_backends_it_writes_files_for(job):
+    from fastformers_tf.compress.stages import stage_key
+
+    _, recipe, _, _ = job
+    with_tflite = dataclasses.replace(recipe, compress=dataclasses.replace(
+        recipe.compress, backends=[*recipe.compress.backends, "tflite/fp32"]))  # fmt: skip
+    upstream = {"teacher": "t", "distill": "d", "prune": "p"}
+    assert stage_key(recipe, "export", upstream) != stage_key(with_tflite, "export", upstream)
+    assert stage_key(recipe, "select", {"benchmark": "b"}) == stage_key(with_tflite, "select", {"benchmark": "b"})
+
+
+def test_a_stage_read_from_its_folder_must_match_the_recipe(job):
+    tmp_path, _, _, _ = job
+    changed = load_recipe("rte", params_override=[*overrides(tmp_path, tmp_path / "work"),
+                                                  "compress.selection_split=train"])  # fmt: skip
+    with pytest.raises(
+        StageError,
+        match=r"Stage select builds on stage benchmark, .* \(compress\.selection_split "
+        r"changed\); rerun it \(--stages=benchmark,\.\.\.,select\)",
+    ):
+        compress(changed, stages=["select"], verbose=0)  # the benchmark measured the old selection split
+    assert report_of(tmp_path / "work")["selection"]["split"] == "val"  # the old pick was left alone
+
+
 def test_a_rerun_keeps_finished_stages_and_redoes_what_a_changed_recipe_touches(job):
-    tmp_path, recipe, _ = job
+    tmp_path, recipe, _, _ = job
     again = compress(recipe, verbose=0)
     assert all(again[stage]["skipped"] for stage in DEFAULT_STAGES)
     more = ["compress.bench_rounds=2", "compress.max_accuracy_drop=50", "compress.selection_split=train"]
     changed = load_recipe("rte", params_override=[*overrides(tmp_path, tmp_path / "work"), *more])
     records = compress(changed, stages=["benchmark", "select"], verbose=0)  # the upstream stages read from disk
     assert not records["benchmark"]["skipped"] and not records["select"]["skipped"]
-    assert "distill" not in records and records["export"]["key"] == again["export"]["key"]
+    assert "skipped" not in records["distill"] and records["export"]["key"] == again["export"]["key"]  # read
     # With a 50-point budget, the fastest candidate of all (but the baseline) is the pick, made on train.
     report = report_of(tmp_path / "work")
     assert report["selection"]["split"] == "train" and not report["selection"]["same_split_as_report"]
@@ -116,11 +216,14 @@ def test_the_opt_in_qat_stage_distills_the_pruned_model_quantization_aware_and_t
     from fastformers_tf.models import load_model
     from fastformers_tf.quantize import is_quantized
 
-    tmp_path, _, _ = job
+    tmp_path, _, _, _ = job
     work = tmp_path / "with-qat"
     shutil.copytree(tmp_path / "work", work)  # the same recipe: teacher, distill and prune are kept
     recipe = load_recipe("rte", params_override=[*overrides(tmp_path, work), "compress.qat_epochs=2"])
-    records = compress(recipe, stages=["prune", "qat", "export", "benchmark", "select"], verbose=0)
+    with recording_reads() as reads:
+        records = compress(recipe, stages=["prune", "qat", "export", "benchmark", "select"], verbose=0)
+    assert set(reads) == {"qat", "export", "benchmark", "select"}
+    assert_reads_are_in_the_keys(reads)
     assert records["prune"]["skipped"] and not records["qat"]["skipped"] and not records["export"]["skipped"]
     assert records["qat"]["from"] == "prune" and is_quantized(load_model(records["qat"]["model_dir"]))
     with open(work / "qat" / "metrics.json", encoding="utf-8") as f:
@@ -135,7 +238,7 @@ def test_the_opt_in_qat_stage_distills_the_pruned_model_quantization_aware_and_t
 
 
 def test_a_stage_killed_halfway_is_redone_and_the_report_is_the_same(job):
-    tmp_path, _, _ = job
+    tmp_path, _, _, _ = job
     work = tmp_path / "resumed"
     work.mkdir()
     shutil.copytree(tmp_path / "work" / "teacher", work / "teacher")  # the same recipe: kept by the rerun
@@ -170,7 +273,7 @@ def test_a_stage_killed_halfway_is_redone_and_the_report_is_the_same(job):
 
 
 def test_with_a_holdout_every_stage_is_redone_and_the_pick_is_made_on_it(job):
-    tmp_path, _, first = job
+    tmp_path, _, first, _ = job
     work = tmp_path / "work-holdout"
     shutil.copytree(tmp_path / "work", work)  # a finished run without a hold-out, to be redone
     holdout = ["holdout.examples=4", "finetune.eval_split=holdout", "distill.eval_split=holdout",

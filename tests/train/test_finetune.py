@@ -120,6 +120,7 @@ def test_finetune_learns_a_separable_task_and_best_reproduces_its_metric(tmp_pat
             "finetune.pooling=mean",
             "finetune.max_train_examples=0",
             "finetune.eval_split=glue_dev",
+            "holdout.examples=0",
         ],
     )
     summary = finetune(recipe, verbose=0)
