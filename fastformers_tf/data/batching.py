@@ -6,11 +6,14 @@ task, split, maximum length and the data file's size and modification time.
 
 import dataclasses
 import hashlib
+import io
 import json
 import logging
 import os
 
 import numpy as np
+
+from fastformers_tf.artifacts import write_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -132,11 +135,9 @@ def cached_features(task, split, path, examples, tokenizer, max_length, cache_di
     else:
         features = tokenize(examples, tokenizer, max_length, task.num_spans)
         if file:
-            os.makedirs(cache_dir, exist_ok=True)
-            # A name of its own per process: workers of one multi-worker run may share the cache.
-            temporary = f"{file}.{os.getpid()}.tmp.npz"
-            np.savez(temporary, **dataclasses.asdict(features))
-            os.replace(temporary, file)
+            buffer = io.BytesIO()
+            np.savez(buffer, **dataclasses.asdict(features))
+            write_bytes(file, buffer.getvalue())  # a temporary name of its own: workers may share the cache
     if len(features) != len(examples):
         raise ValueError(f"Cached features {file} hold {len(features)} rows for {len(examples)} examples.")
     _MEMORY[key] = features

@@ -9,13 +9,14 @@ are per example, not per token: the student may use another tokenizer.
 """
 
 import hashlib
+import io
 import json
 import logging
 import os
-import tempfile
 
 import numpy as np
 
+from fastformers_tf.artifacts import write_bytes
 from fastformers_tf.data.batching import fingerprint
 
 logger = logging.getLogger(__name__)
@@ -92,9 +93,7 @@ def teacher_logits(teacher, tokenizer, data, max_length, batch_size=64, cache_di
             logger.warning("%s holds %d rows for %d examples; computing again.", file, logits.shape[0], len(data))
     logits = run_teacher(teacher, data, batch_size, progress)
     if file:
-        os.makedirs(cache_dir, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=cache_dir, prefix=".partial-", suffix=".npy")
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, logits)
-        os.replace(temporary, file)
+        buffer = io.BytesIO()
+        np.save(buffer, logits)
+        write_bytes(file, buffer.getvalue())
     return logits, False

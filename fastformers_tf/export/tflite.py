@@ -1,4 +1,4 @@
-"""Keras -> TFLite (fp32, or dynamic-range INT8) with dynamic batch and sequence axes."""
+"""Keras -> TFLite (fp32; INT8 dynamic range, static from calibration batches, or from QAT ranges), dynamic axes."""
 
 import logging
 

@@ -19,9 +19,7 @@ from fastformers_tf.compress.run import compress
 from fastformers_tf.compress.stages import STAGE_FILE, StageError
 from fastformers_tf.recipe import OPT_IN_STAGES, STAGES, load_recipe
 from fastformers_tf.runtime.load import load_predictor
-from tests.tools.conftest import ROOT, run_tool
-from tests.tools.test_errors import assert_one_line_error
-from tests.train.test_finetune import PAIRS, tiny_run_overrides, write_rte
+from tests.harness import PAIRS, ROOT, assert_one_line_error, run_tool, tiny_run_overrides, write_rte
 
 DEFAULT_STAGES = [s for s in STAGES if s not in OPT_IN_STAGES]
 

@@ -4,7 +4,7 @@ import os
 
 from fastformers_tf import recipe as recipes
 from fastformers_tf.compress.stages import OPT_IN_STAGES, STAGES, TABLE, markdown_table
-from tests.tools.conftest import ROOT
+from tests.harness import ROOT
 
 
 def test_the_readme_shows_the_stage_table():

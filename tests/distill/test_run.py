@@ -12,7 +12,7 @@ from fastformers_tf.errors import ArgumentError
 from fastformers_tf.models import TextClassifier, load_model, save_model
 from fastformers_tf.recipe import load_recipe
 from tests import tiny
-from tests.train.test_finetune import write_rte
+from tests.harness import write_rte
 
 RTE_LABELS = ["entailment", "not_entailment"]
 

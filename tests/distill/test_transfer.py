@@ -6,7 +6,7 @@ from fastformers_tf.data import get_task
 from fastformers_tf.data.examples import DataError, Example
 from fastformers_tf.distill.transfer import augment, parse, read_text_file, sources
 from fastformers_tf.errors import ArgumentError
-from tests.train.test_finetune import write_rte
+from tests.harness import write_rte
 
 EXAMPLES = [Example("train-0", "the movie was great fun to watch", label=1), Example("train-1", "awful", label=0)]
 

@@ -7,7 +7,7 @@ from fastformers_tf.data import get_task
 from fastformers_tf.prune.importance import importance, per_example_loss, with_masks
 from fastformers_tf.train.tasks import TaskData
 from tests import tiny
-from tests.train.test_finetune import write_rte
+from tests.harness import write_rte
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from fastformers_tf.prune.run import prune_model
 from fastformers_tf.recipe import RecipeError, load_recipe
 from tests import tiny
 from tests.distill.test_run import RTE_LABELS
-from tests.train.test_finetune import write_rte
+from tests.harness import write_rte
 
 
 @pytest.fixture

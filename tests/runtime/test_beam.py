@@ -14,7 +14,7 @@ from fastformers_tf.data.examples import DataError  # noqa: E402
 from fastformers_tf.errors import ArgumentError  # noqa: E402
 from fastformers_tf.runtime import load_predictor  # noqa: E402
 from fastformers_tf.runtime.beam import ExportModelHandler, ReadRows, Row, counters, format_of, score_files  # noqa: E402
-from tests.tools.conftest import ROOT  # noqa: E402
+from tests.harness import ROOT  # noqa: E402
 
 WORDS = "the a team won lost game soup was good bad movie great film fine".split()
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from fastformers_tf.runtime import MultiInstancePredictor, load_predictor, open_backend, physical_cores, plan_cores
-from tests.runtime.test_predictors import TEXTS
+from tests.harness import TEXTS
 
 
 def cpuinfo(cores, threads_per_core):

@@ -11,18 +11,8 @@ import pytest
 from fastformers_tf.runtime import KerasPredictor, OnnxPredictor, TfLitePredictor, load_predictor
 from fastformers_tf.runtime.load import EXPORT_FILES, infer_backend
 from tests import tiny
+from tests.harness import ROOT, TEXTS
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TEXTS = [
-    "the movie was great",
-    "bad",
-    "the team won the game the team lost the game",
-    "soup",
-    "a good film",
-    "vote",
-    "the bill law vote won",
-    "cook the onion soup",
-]
 PAIRS = ["a movie", "the game", "bad film", "great", "", "the law", "soup", "won"]
 
 

@@ -10,8 +10,8 @@ import time
 import pytest
 
 from tests import tiny
+from tests.harness import ROOT
 from tests.serve.test_server import free_port
-from tests.tools.conftest import ROOT
 
 SENTENCES = [("a fine film", "1"), ("a dull one", "0"), ("the soup was good", "1"), ("bad", "0")]
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from fastformers_tf.runtime import load_predictor
-from tests.tools.conftest import ROOT
+from tests.harness import ROOT
 
 TEXTS = ["the team won the game", "a dull film", "the soup was good", "bad", "the movie was great and long"] * 3
 

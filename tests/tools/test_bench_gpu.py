@@ -7,9 +7,7 @@ import pytest
 
 from fastformers_tf.models import save_model
 from tests import tiny
-from tests.tools.conftest import run_tool
-from tests.tools.test_errors import assert_one_line_error
-from tests.train.test_finetune import write_rte
+from tests.harness import assert_one_line_error, run_tool, write_rte
 
 
 @pytest.mark.skipif("CUDAExecutionProvider" in ort.get_available_providers(), reason="this onnxruntime has CUDA")

@@ -6,9 +6,7 @@ from fastformers_tf.export.parity import sample_inputs
 from fastformers_tf.models import save_model
 from fastformers_tf.quantize import quantize_model
 from tests import tiny
-from tests.tools.conftest import run_tool
-from tests.tools.test_errors import assert_one_line_error
-from tests.train.test_finetune import PAIRS, write_rte
+from tests.harness import PAIRS, assert_one_line_error, run_tool, write_rte
 
 LABELS = ["entailment", "not_entailment"]
 

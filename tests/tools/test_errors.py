@@ -9,17 +9,7 @@ import pytest
 
 from fastformers_tf.models import save_model
 from tests import tiny
-from tests.tools.conftest import run_tool
-from tests.train.test_finetune import write_rte
-
-
-def assert_one_line_error(result, pattern, code=1):
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert result.returncode == code, result.stderr[-2000:]
-    assert "Traceback" not in result.stderr and lines, result.stderr[-2000:]
-    # absl's flag errors add one "Pass --helpshort" line; nothing else may be printed (no TensorFlow start-up lines).
-    assert len(lines) == 1 or (len(lines) == 2 and lines[1].startswith("Pass --helpshort")), result.stderr
-    assert re.search(pattern, lines[0]), lines[0]
+from tests.harness import assert_one_line_error, run_tool, write_rte
 
 
 @pytest.fixture(scope="module")

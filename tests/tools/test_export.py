@@ -7,8 +7,7 @@ import numpy as np
 from fastformers_tf.models import save_model
 from fastformers_tf.runtime import load_predictor
 from tests import tiny
-from tests.tools.conftest import run_tool
-from tests.train.test_finetune import PAIRS, write_rte
+from tests.harness import PAIRS, run_tool, write_rte
 
 
 def tool(name, *args):

@@ -2,7 +2,7 @@
 
 from fastformers_tf.models import TextClassifier, save_model
 from tests import tiny
-from tests.tools.conftest import run_tool
+from tests.harness import run_tool
 
 
 def predict(*args):

@@ -14,9 +14,7 @@ import numpy as np
 from fastformers_tf.models import save_model
 from fastformers_tf.runtime import load_predictor
 from tests import tiny
-from tests.runtime.test_predictors import TEXTS
-from tests.tools.conftest import ROOT, run_tool
-from tests.tools.test_errors import assert_one_line_error
+from tests.harness import ROOT, TEXTS, assert_one_line_error, run_tool
 
 
 def two_label_model(tmp_path):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from fastformers_tf.recipe import RecipeError, load_recipe
-from tests.train.test_finetune import ROOT, tiny_run_overrides, write_rte
+from tests.harness import ROOT, tiny_run_overrides, write_rte
 
 # Fine-tunes with the overrides in argv[1]; saves the model's weights before and after training to argv[2].
 WORKER = """

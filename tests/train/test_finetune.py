@@ -9,44 +9,12 @@ import numpy as np
 import pytest
 
 from fastformers_tf.data import get_task
-from fastformers_tf.models import TextClassifier, load_model, load_tokenizer, save_model
+from fastformers_tf.models import TextClassifier, load_model, load_tokenizer
 from fastformers_tf.recipe import load_recipe
 from fastformers_tf.runtime import KerasPredictor
 from fastformers_tf.train.finetune import finetune
 from fastformers_tf.train.tasks import TaskData
-from tests import tiny
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PAIRS = [
-    ("the team won the game", "the team won", "entailment"),
-    ("the team lost the game", "the team won", "not_entailment"),
-    ("the soup was good", "the soup was good", "entailment"),
-    ("the movie was bad", "the movie was great", "not_entailment"),
-]
-
-
-def write_rte(data_dir):
-    folder = data_dir / "superglue" / "RTE"
-    folder.mkdir(parents=True)
-    for split, repeats in (("train", 6), ("val", 2), ("test", 1)):
-        with open(folder / f"{split}.jsonl", "w", encoding="utf-8") as f:
-            for i, (premise, hypothesis, label) in enumerate(PAIRS * repeats):
-                row = {"premise": premise, "hypothesis": hypothesis, "idx": i}
-                if split != "test":
-                    row["label"] = label
-                f.write(json.dumps(row) + "\n")
-
-
-def tiny_run_overrides(tmp_path):
-    """Saves the tiny encoder under tmp_path; the recipe overrides of a run on it, writing tmp_path/run."""
-    save_model(tiny.encoder(), str(tmp_path / "encoder"), tokenizer=tiny.tokenizer(str(tmp_path)))
-    return [
-        *tiny.WHOLE_SPLITS,
-        f"model={tmp_path / 'encoder'}",
-        f"data_dir={tmp_path / 'data'}",
-        f"output_dir={tmp_path / 'run'}",
-        f"cache_dir={tmp_path / 'cache'}",
-    ]
+from tests.harness import PAIRS, ROOT, tiny_run_overrides, write_rte
 
 
 def test_finetune_writes_recipe_best_model_logs_and_metrics(tmp_path):

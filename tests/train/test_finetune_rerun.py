@@ -6,7 +6,7 @@ from fastformers_tf.models import save_model
 from fastformers_tf.recipe import RecipeError, load_recipe, save_recipe
 from fastformers_tf.train.finetune import finetune
 from tests import tiny
-from tests.train.test_finetune import tiny_run_overrides, write_rte
+from tests.harness import tiny_run_overrides, write_rte
 
 
 @pytest.mark.parametrize(

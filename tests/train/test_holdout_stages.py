@@ -12,7 +12,7 @@ from fastformers_tf.models import load_tokenizer, save_model
 from fastformers_tf.recipe import load_recipe
 from fastformers_tf.train.finetune import finetune
 from tests import tiny
-from tests.train.test_finetune import tiny_run_overrides
+from tests.harness import tiny_run_overrides
 
 WORDS = "the a movie film great good bad awful team won lost game vote bill law cook soup onion".split()
 
@@ -224,7 +224,7 @@ def test_evaluate_scores_an_ensemble_as_its_members_averaged_logits(tmp_path):
     import numpy as np
 
     from fastformers_tf.runtime import KerasPredictor
-    from tests.train.test_finetune import ROOT
+    from tests.harness import ROOT
 
     write_distinct_rte(tmp_path / "data", val=21)
     labels = ["entailment", "not_entailment"]
