@@ -134,7 +134,21 @@ def _siblings(target, what):
     return glob.glob(os.path.join(parent, f".{glob.escape(name)}.{what}-*"))
 
 
-def _check_replaceable(target):
+def _kind_of(directory, entries):
+    """The kind of artefact a folder holds: its manifest's, else what its files say (None: none of ours)."""
+    if MANIFEST_FILE in entries:
+        try:
+            with open(os.path.join(directory, MANIFEST_FILE), encoding="utf-8") as f:
+                return json.load(f).get("kind")
+        except (OSError, ValueError, AttributeError):
+            return None
+    if MODEL_FILE in entries:
+        return MODEL_KIND
+    return EXPORT_KIND if EXPORT_INFO_FILE in entries else None
+
+
+def _check_replaceable(target, kind):
+    """Refuses to replace a folder that is not ours, or ours of another kind (a trained model by an export)."""
     if not os.path.lexists(target):
         return
     if not os.path.isdir(target):
@@ -145,6 +159,12 @@ def _check_replaceable(target):
         raise ArtifactError(
             f"{target} is not empty and was not written by fastformers_tf (it holds {shown}); "
             "choose another output folder or empty it: it would be replaced as a whole."
+        )
+    existing = _kind_of(target, entries)
+    if entries and existing is not None and existing != kind:
+        raise ArtifactError(
+            f"{target} holds a fastformers_tf {existing} folder, which writing a {kind} there would replace; "
+            f"a {kind} replaces only a {kind}: choose another output folder."
         )
 
 
@@ -190,7 +210,7 @@ def move_into_place(source, target):
     target = os.path.abspath(target)
     Manifest(source)
     _recover(target)
-    _check_replaceable(target)
+    _check_replaceable(target, kind)
     os.makedirs(os.path.dirname(target), exist_ok=True)
     _swap(source, target)
     return target
@@ -213,7 +233,7 @@ def writing(target, kind):
     """
     target = os.path.abspath(target)
     _recover(target)
-    _check_replaceable(target)
+    _check_replaceable(target, kind)
     parent, name = os.path.split(target)
     os.makedirs(parent, exist_ok=True)
     for stale in _siblings(target, "partial"):  # left by a killed writer

@@ -50,6 +50,24 @@ def test_refuses_to_replace_a_folder_that_is_not_an_artifact(tmp_path):
     assert os.listdir(tmp_path / "runs") == ["notes.txt"]
 
 
+def test_an_artefact_replaces_only_one_of_its_own_kind(tmp_path):
+    target = str(tmp_path / "model")
+    with artifacts.writing(target, artifacts.MODEL_KIND) as folder:
+        write(folder, {artifacts.MODEL_FILE: "{}", "model.weights.h5": "weights"})
+    with pytest.raises(ArtifactError, match=r"model holds a fastformers_tf model folder, which writing a export"):
+        with artifacts.writing(target, artifacts.EXPORT_KIND) as folder:
+            write(folder, {"model.onnx": "graph"})
+    assert sorted(os.listdir(target)) == ["fastformers_model.json", "manifest.json", "model.weights.h5"]
+    Manifest(target, artifacts.MODEL_KIND).verify()
+    os.remove(os.path.join(target, artifacts.MANIFEST_FILE))  # a model folder without a manifest: its files say
+    with pytest.raises(ArtifactError, match=r"holds a fastformers_tf model folder"):
+        with artifacts.writing(target, artifacts.EXPORT_KIND):
+            pass
+    with artifacts.writing(target, artifacts.MODEL_KIND) as folder:  # a model over a model: replaced
+        write(folder, {artifacts.MODEL_FILE: "{}", "model.weights.h5": "new"})
+    assert open(os.path.join(target, "model.weights.h5")).read() == "new"
+
+
 def test_manifest_catches_incomplete_and_changed_folders(tmp_path):
     target = str(tmp_path / "out")
     write(target, {"a.txt": "no manifest"})

@@ -166,3 +166,16 @@ def test_prune_refuses_bad_flags_in_one_line(tmp_path, args, pattern):
                       "--params_override=distill.max_length=16", *args, env={"HOME": str(tmp_path)})  # fmt: skip
     assert_one_line_error(result, pattern)
     assert not (tmp_path / "run").exists()
+
+
+def test_export_never_replaces_the_model_folder_it_reads(tmp_path):
+    model = tmp_path / "model"
+    save_model(tiny.classifier(num_classes=2, labels=["entailment", "not_entailment"]), str(model),
+               tokenizer=tiny.tokenizer(str(tmp_path)))  # fmt: skip
+    files = {p.name: p.read_bytes() for p in model.iterdir()}
+    for output in (model, tmp_path / "elsewhere"):
+        if output != model:  # another folder holding a trained model
+            save_model(tiny.classifier(num_classes=2), str(output), tokenizer=tiny.tokenizer(str(tmp_path)))
+        result = run_tool("export.py", f"--model={model}", f"--output_dir={output}")
+        assert_one_line_error(result, rf"{output.name} holds a fastformers_tf model folder, which writing a export")
+    assert {p.name: p.read_bytes() for p in model.iterdir()} == files
