@@ -82,7 +82,31 @@ def define_recipe_flags(stage):
     flags.DEFINE_string("output_dir", None, "Where to write the run (default runs/<task>).")
     flags.DEFINE_string("data_dir", None, "Data directory (default ../shared/data).")
     flags.DEFINE_string("config_file", None, "A YAML recipe applied after configs/<task>.yaml.")
-    flags.DEFINE_list("params_override", [], f"Dotted overrides, e.g. {stage}.epochs=2,{stage}.learning_rate=1e-4.")
+    define_overrides_flag(f"{stage}.epochs=2,{stage}.learning_rate=1e-4,{stage}.keep_layers=[0,2]")
+
+
+class OverridesParser(flags.ListParser):
+    """Comma-separated `key=value` items; a comma inside brackets belongs to its value (`keep_layers=[0,2]`)."""
+
+    def parse(self, argument):
+        if isinstance(argument, list):
+            return argument
+        items, depth, start = [], 0, 0
+        for i, char in enumerate(argument):
+            depth += {"[": 1, "{": 1, "]": -1, "}": -1}.get(char, 0)
+            if char == "," and depth == 0:
+                items.append(argument[start:i])
+                start = i + 1
+        if depth != 0:
+            raise ValueError(f"unbalanced brackets in {argument!r}")
+        items.append(argument[start:])
+        return [item.strip() for item in items if item.strip()]
+
+
+def define_overrides_flag(example):
+    """`--params_override`: dotted recipe overrides, applied last."""
+    flags.DEFINE(OverridesParser(), "params_override", [], f"Dotted overrides, e.g. {example}.",
+                 serializer=flags.CsvListSerializer(","))  # fmt: skip
 
 
 def define_strategy_flag():

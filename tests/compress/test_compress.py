@@ -297,6 +297,8 @@ def test_with_a_holdout_every_stage_is_redone_and_the_pick_is_made_on_it(job):
     "args, pattern",
     [
         (["--params_override=compress.colour=red"], r"compress\.colour"),
+        (["--params_override=distill.keep_layers=[0,1],compress.colour=red"], r"compress\.colour"),  # list parsed
+        (["--params_override=distill.keep_layers=[0,1"], r"unbalanced brackets in 'distill\.keep_layers=\[0,1'"),
         (["--params_override=compress.stages=[teach]"], r"compress\.stages=\['teach'\].*teacher, distill"),
         (["--stages=distill,polish"], r"--stages: unknown stage\(s\) polish"),
         (["--teacher=/no/such/teacher"], r"--teacher=/no/such/teacher: no such directory"),
