@@ -24,8 +24,9 @@ flags.DEFINE_string("data_dir", None, "Data directory (default ../shared/data)."
 flags.DEFINE_string("config_file", None, "A YAML recipe applied after configs/<task>.yaml and the preset.")
 flags.DEFINE_string("preset", None, "A recipe of configs/presets/ applied after configs/<task>.yaml, e.g. quick.")
 cli.define_overrides_flag("distill.epochs=1,compress.bench_examples=100,distill.keep_layers=[0,2,4]")
-flags.DEFINE_list("stages", None, f"Stages to run, of {', '.join(STAGES)} (default all but the opt-in "
-                  f"{', '.join(OPT_IN_STAGES)}).")
+flags.DEFINE_list(
+    "stages", None, f"Stages to run, of {', '.join(STAGES)} (default all but the opt-in {', '.join(OPT_IN_STAGES)})."
+)
 flags.DEFINE_string("teacher", None, "A fine-tuned task model folder: skips fine-tuning the teacher here.")
 flags.DEFINE_float("max_accuracy_drop", None, "Points of the task metric the pick may lose vs the teacher.",
                    lower_bound=0)  # fmt: skip
