@@ -294,7 +294,10 @@ _RANGES = {
         )
         for kind in ("heads", "ffn")
     },
-    "prune.target_params": (lambda v: v >= 0, ">= 0 (0: none; <= 1 a fraction; > 1 a count)"),
+    "prune.target_params": (
+        lambda v: v >= 0 and (v <= 1 or v == int(v)),
+        "0 (none), a fraction in (0, 1] or a whole number of parameters",
+    ),
     "prune.allocation": (lambda v: v in ("uniform", "global"), "one of uniform, global"),
     "prune.multiple_of": (lambda v: v >= 1, ">= 1"),
     "prune.min_heads": (lambda v: v >= 0, ">= 0"),
@@ -307,7 +310,10 @@ _RANGES = {
     "prune.sweep": (lambda v: all(0 < float(f) <= 1 for f in v), "a list of fractions in (0, 1]"),
     "compress.stages": (lambda v: v and all(s in STAGES for s in v), f"a non-empty list of {', '.join(STAGES)}"),
     "compress.max_accuracy_drop": (lambda v: v >= 0, ">= 0 (points)"),
-    "compress.prune_target_params": (lambda v: v > 0, "> 0 (<= 1 a fraction; > 1 a count)"),
+    "compress.prune_target_params": (
+        lambda v: v > 0 and (v <= 1 or v == int(v)),
+        "a fraction in (0, 1] or a whole number of parameters",
+    ),
     "compress.backends": (
         lambda v: v and all(b in CANDIDATE_BACKENDS for b in v),
         f"a non-empty list of {', '.join(CANDIDATE_BACKENDS)}",

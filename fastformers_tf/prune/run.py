@@ -140,6 +140,12 @@ def prune_model(recipe, verbose=1):
     scores = scorer(model)
     final = make_plan(scores, config, cfg.target_heads, cfg.target_ffn, cfg.target_params,
                       allocation=cfg.allocation, multiple_of=cfg.multiple_of, min_heads=cfg.min_heads)  # fmt: skip
+    if sum(final.num_heads) == 0:
+        raise RecipeError(
+            f"prune: the targets (heads {cfg.target_heads}, ffn {cfg.target_ffn}, params {cfg.target_params}) keep "
+            f"no attention head in any layer ({sum(final.intermediate_dim)} FFN units in all): nothing would be left "
+            "to attend; keep more."
+        )
     totals = step_targets(config, sum(final.num_heads), sum(final.intermediate_dim), cfg.iterations)
     all_scores, steps, current, plan = [scores], [], model, None
     for step, (heads, units) in enumerate(totals, start=1):

@@ -86,11 +86,15 @@ def test_scoring_on_the_eval_split_needs_the_flag_and_is_reported(setup):
         ([], "no target"),
         (["prune.target_params=0.5", "prune.target_heads=0.5"], "do not give target_heads"),
         (["prune.allocation=even", "prune.target_heads=0.5"], "prune.allocation='even'"),
+        (["prune.target_params=1.5"], r"prune\.target_params=1\.5 .*a fraction in \(0, 1\] or a whole number"),
+        (["prune.target_heads=0.01"], r"keep no attention head in any layer"),  # 0.01 of 5 heads: 0
+        (["prune.target_params=10"], r"keep no attention head in any layer"),  # 10 parameters
     ],
 )
 def test_bad_recipes_name_the_key(setup, overrides, message):
     with pytest.raises(RecipeError, match=message):
         prune_model(recipe(setup, *overrides), verbose=0)
+    assert not (setup / "run").exists()  # refused before anything was written
 
 
 def test_sweep_writes_table_json_and_plot(setup):
