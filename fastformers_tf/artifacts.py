@@ -205,10 +205,10 @@ def _swap(source, target):
 def move_into_place(source, target):
     """Moves a complete artefact folder `source` (its manifest checked) to `target` on the same file system.
 
-    A `target` that fastformers_tf did not write is refused, as by `writing`.
+    A `target` that fastformers_tf did not write, or holds another kind, is refused, as by `writing`.
     """
     target = os.path.abspath(target)
-    Manifest(source)
+    kind = Manifest(source).kind
     _recover(target)
     _check_replaceable(target, kind)
     os.makedirs(os.path.dirname(target), exist_ok=True)
