@@ -29,6 +29,7 @@ def export_copy(tiny_export, tmp_path_factory):
     [
         (["--instances=0"], r"flag --instances=0: 0 is not a positive integer", 1),
         (["--threads=-1"], r"flag --threads=-1", 1),
+        (["--threads=1000"], r"threads=1000 exceeds the \d+ CPUs this process may use", 1),
         (["--max_length=0"], r"flag --max_length=0", 1),
         (["--batch_size=0"], r"flag --batch_size=0", 1),
         (["--max_length=1000"], r"max_length=1000 exceeds the 64 tokens", 1),
