@@ -147,6 +147,15 @@ def _kind_of(directory, entries):
     return EXPORT_KIND if EXPORT_INFO_FILE in entries else None
 
 
+def refuse_export_folder(directory):
+    """Raises `ArtifactError` when `directory` is an export (served files) where a trained model folder is needed."""
+    if os.path.isfile(os.path.join(directory, EXPORT_INFO_FILE)):
+        raise ArtifactError(
+            f"{directory} is an export folder (ONNX/TFLite files for serving, from tools/export.py); this needs a "
+            "trained model folder (a run's best/, or a checkpoint)."
+        )
+
+
 def _check_replaceable(target, kind):
     """Refuses to replace a folder that is not ours, or ours of another kind (a trained model by an export)."""
     if not os.path.lexists(target):

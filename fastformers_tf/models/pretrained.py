@@ -17,7 +17,7 @@ import re
 import shutil
 import zipfile
 
-from fastformers_tf.artifacts import MODEL_FILE, MODEL_KIND, WEIGHTS_FILE, Manifest, sha256_of
+from fastformers_tf.artifacts import MODEL_FILE, MODEL_KIND, WEIGHTS_FILE, Manifest, refuse_export_folder, sha256_of
 from fastformers_tf.models.checkpoint import encoder_from_hf_checkpoint
 from fastformers_tf.models.encoder import TransformerEncoder
 from fastformers_tf.models.saving import is_saved_model_dir, load_model
@@ -158,6 +158,7 @@ def from_pretrained(name_or_path, **overrides):
         >>> encoder = from_pretrained("all-MiniLM-L6-v2")
     """
     directory = resolve(name_or_path)
+    refuse_export_folder(directory)
     if is_saved_model_dir(directory):
         model = load_model(directory)
         if overrides:

@@ -69,6 +69,7 @@ def load_model(directory):
     """Rebuilds a model saved by `save_model` and loads its weights, after checking their sha256."""
     import fastformers_tf.models  # noqa: F401  (registers the classes a config names)
 
+    artifacts.refuse_export_folder(directory)
     if not is_saved_model_dir(directory):
         raise FileNotFoundError(f"No {MODEL_FILE} in {directory!r}: not a folder written by save_model.")
     manifest = artifacts.Manifest(directory, MODEL_KIND)

@@ -169,6 +169,16 @@ def test_prune_refuses_bad_flags_in_one_line(tmp_path, args, pattern):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("tool, flag", [("prune.py", "--model"), ("distill.py", "--teacher")])
+def test_an_export_where_a_model_folder_is_needed_is_named(tiny_export, tmp_path, tool, flag):
+    write_rte(tmp_path / "data")
+    args = ["--target_heads=0.5"] if tool == "prune.py" else [f"--student={tiny_export.directory}"]
+    result = run_tool(tool, "--task=rte", f"--data_dir={tmp_path / 'data'}", f"--output_dir={tmp_path / 'run'}",
+                      f"{flag}={tiny_export.directory}", *args, env={"HOME": str(tmp_path)})  # fmt: skip
+    assert_one_line_error(result, r"is an export folder \(ONNX/TFLite files for serving.*needs a trained model folder")
+    assert not (tmp_path / "run").exists()
+
+
 def test_export_never_replaces_the_model_folder_it_reads(tmp_path):
     model = tmp_path / "model"
     save_model(tiny.classifier(num_classes=2, labels=["entailment", "not_entailment"]), str(model),
