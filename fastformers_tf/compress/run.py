@@ -55,6 +55,9 @@ def check(recipe, stages=None):
         split = getattr(cfg, key)
         if split and split not in task.files and split != HOLDOUT:
             raise RecipeError(f"compress.{key}={split}: task {task.name} has the splits {sorted(task.files)}.")
+    workdir = workdir_of(recipe)
+    if os.path.exists(workdir) and not os.path.isdir(workdir):
+        raise ArgumentError(f"--workdir={workdir} is a file; the stage folders need a folder there.")
     if cfg.teacher and not os.path.isdir(cfg.teacher):
         raise ArgumentError(f"--teacher={cfg.teacher}: no such directory (a fine-tuned task model folder).")
     return [s for s in STAGES if s in stages]

@@ -310,6 +310,13 @@ def test_bad_input_is_one_line_naming_the_key_or_path(args, pattern):
     assert_one_line_error(run_tool("compress.py", "--task=rte", *args), pattern)
 
 
+def test_a_workdir_that_is_a_file_is_named(tmp_path):
+    (tmp_path / "work").write_text("notes")
+    result = run_tool("compress.py", "--task=rte", f"--workdir={tmp_path / 'work'}")
+    assert_one_line_error(result, r"--workdir=.*work is a file; the stage folders need a folder there")
+    assert (tmp_path / "work").read_text() == "notes"
+
+
 def test_a_stage_whose_upstream_never_ran_names_it(tmp_path):
     write_rte(tmp_path / "data")
     result = run_tool("compress.py", "--task=rte", "--stages=prune", f"--workdir={tmp_path / 'work'}",
