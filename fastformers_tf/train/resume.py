@@ -18,6 +18,7 @@ import hashlib
 import math
 import os
 import shutil
+import sys
 
 from fastformers_tf.artifacts import move_into_place, write_json
 from fastformers_tf.backend import keras
@@ -76,6 +77,8 @@ def fit_keeping_best(model, dataset, epochs, evals_per_epoch, keep_best, resume_
         keep_best.restore(state)
         print(f"resuming {resume_dir}: {len(state['history'])} of {epochs * evals_per_epoch} evaluations done")
     per_eval, evaluations, _ = plan_steps(dataset, epochs, evals_per_epoch)
+    if verbose == 1 and not sys.stdout.isatty():
+        verbose = 2  # Keras' bar redrawn into a file or pipe is one line per epoch, thousands of steps long
     backup = keras.callbacks.BackupAndRestore(os.path.join(resume_dir, "backup"))
     if evals_per_epoch > 1:
         dataset, steps = dataset.repeat(), per_eval

@@ -252,3 +252,16 @@ def test_evaluate_scores_an_ensemble_as_its_members_averaged_logits(tmp_path):
     assert [scored["members"][m]["accuracy"] for m in members] == pytest.approx(member_acc)
     assert scored["accuracy"] == pytest.approx(float(np.mean((logits[0] + logits[1]).argmax(-1) == gold)))
     assert (logits[0].argmax(-1) != logits[1].argmax(-1)).any()  # the members disagree: the average decides
+
+
+def test_progress_into_a_pipe_is_one_line_per_evaluation(tmp_path):
+    from tests.harness import run_tool
+
+    write_distinct_rte(tmp_path / "data")
+    overrides = [o for o in tiny_run_overrides(tmp_path) if not o.startswith(("data_dir", "output_dir"))]
+    result = run_tool("finetune.py", "--task=rte", f"--data_dir={tmp_path / 'data'}", f"--output_dir={tmp_path / 'r'}",
+                      "--params_override=" + ",".join([*overrides, "finetune.epochs=1", "finetune.evals_per_epoch=2",
+                                                       "finetune.batch_size=2", "finetune.max_length=16"]))  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "ETA:" not in result.stdout and "\b" not in result.stdout and "\r" not in result.stdout  # no step bar
+    assert len([line for line in result.stdout.splitlines() if " - loss: " in line]) == 2  # one per evaluation
