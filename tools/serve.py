@@ -20,6 +20,8 @@ flags.DEFINE_string("host", "127.0.0.1", "Interface to listen on (0.0.0.0: every
 flags.DEFINE_integer("port", 8080, "Port to listen on.", lower_bound=0, upper_bound=65535)
 flags.DEFINE_integer("max_batch", 64, "Most texts per predictor call, and per request.", lower_bound=1)
 flags.DEFINE_float("max_wait_ms", 5.0, "Longest a request waits for others to join its batch.", lower_bound=0)
+flags.DEFINE_integer("max_request_bytes", 4 << 20, "Largest request body; a larger one is answered 413 unread.",
+                     lower_bound=1)  # fmt: skip
 flags.DEFINE_boolean("truncate", True, "Truncate texts over --max_length tokens (--notruncate: refuse them, 422).")
 flags.DEFINE_float("graceful_timeout_s", 30.0, "On SIGTERM, longest to wait for requests in flight.", lower_bound=0)
 cli.define_predictor_flags()
@@ -41,7 +43,7 @@ def main(argv):
         raise ValueError(f"--model={FLAGS.model} has no classification head (outputs {predictor.output_names}).")
     # What is served: the model file of an export (a Keras folder or a multi-instance predictor has none).
     info = {"model": FLAGS.model, "file": getattr(predictor, "path", None), "instances": FLAGS.instances}
-    app = make_app(predictor, FLAGS.max_batch, FLAGS.max_wait_ms, FLAGS.truncate, info)
+    app = make_app(predictor, FLAGS.max_batch, FLAGS.max_wait_ms, FLAGS.truncate, info, FLAGS.max_request_bytes)
     print(f"serving {FLAGS.model} on http://{FLAGS.host}:{FLAGS.port} (labels {predictor.labels})", flush=True)
     uvicorn.run(
         app,

@@ -61,11 +61,32 @@ class Metrics:
         self.texts.inc(size)
 
 
+MAX_REQUEST_BYTES = 4 << 20  # a body over this is answered 413 before it is read whole
+
+
+async def read_body(request, limit):
+    """The request's body, at most `limit` bytes: `BadRequest` (413) as soon as it declares or sends more."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BadRequest(f"the body has {int(declared)} bytes; this server takes at most {limit} per request.", 413)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BadRequest(f"the body exceeds {limit} bytes, the most this server takes per request.", 413)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _texts(value, name):
     if not isinstance(value, str):
         raise BadRequest(f"{name} must be a string, got {type(value).__name__}.", 422)
     if not value.strip():
         raise BadRequest(f"{name} is empty.", 422)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as e:  # JSON's \ud800 escapes decode to lone surrogates, which no tokenizer takes
+        raise BadRequest(f"{name} is not valid Unicode (a lone surrogate at character {e.start}).") from None
     return value
 
 
@@ -75,6 +96,8 @@ def parse_request(body, max_batch):
         request = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise BadRequest(f"the body is not JSON ({getattr(e, 'msg', e)}).") from None
+    except RecursionError:
+        raise BadRequest("the body nests JSON arrays or objects too deeply.") from None
     if not isinstance(request, dict) or ("texts" in request) == ("pairs" in request):
         raise BadRequest('the body must be a JSON object with "texts" (a list of strings) or "pairs" '
                          "(a list of [text, text_pair]).", 422)  # fmt: skip
@@ -102,12 +125,13 @@ def check_lengths(tokenizer, texts, pairs, max_length):
                              "(truncation is off).", 422)  # fmt: skip
 
 
-def make_app(predictor, max_batch=32, max_wait_ms=5.0, truncate=True, info=None):
+def make_app(predictor, max_batch=32, max_wait_ms=5.0, truncate=True, info=None, max_request_bytes=MAX_REQUEST_BYTES):
     """The Starlette app serving `predictor` (closed when the app shuts down).
 
     Args:
         predictor: a `Predictor` with a tokenizer and `logits`.
         max_batch: most texts per predictor call, and per request.
+        max_request_bytes: a larger body is answered 413 before it is read whole.
         max_wait_ms: longest a request waits for others to join its batch.
         truncate: truncate texts over the predictor's `max_length` (else 422).
         info: extra fields for `/health` (the model, the file served).
@@ -119,7 +143,7 @@ def make_app(predictor, max_batch=32, max_wait_ms=5.0, truncate=True, info=None)
     async def predict(request):
         start = time.perf_counter()
         try:
-            texts, pairs = parse_request(await request.body(), max_batch)
+            texts, pairs = parse_request(await read_body(request, max_request_bytes), max_batch)
             if not truncate:
                 check_lengths(predictor.tokenizer, texts, pairs, predictor.max_length)
             results = await batcher.submit(texts, pairs)

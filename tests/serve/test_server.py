@@ -101,6 +101,8 @@ def test_answers_equal_the_predictor_for_texts_and_pairs(server, tiny_export):
         (b'{"texts": ["ok", 3]}', 422, "texts\\[1\\] must be a string"),
         (b'{"pairs": [["a"]]}', 422, "pairs\\[0\\] must be a list of two strings"),
         (b'{"texts": [' + b", ".join([b'"a"'] * 17) + b"]}", 413, "17 entries; this server takes at most 16"),
+        (b'{"texts": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", 400, "nests JSON arrays or objects too deeply"),
+        (b'{"texts": ["a\\ud800b"]}', 400, "texts\\[0\\] is not valid Unicode \\(a lone surrogate at character 1\\)"),
     ],
 )
 def test_a_bad_request_gets_a_4xx_with_one_line_and_the_server_keeps_serving(server, body, status, reason):
@@ -192,3 +194,28 @@ def test_a_predictor_failure_is_a_500_with_one_line_and_the_next_batch_is_served
         assert response.status_code == 500 and response.json() == {"error": "the runtime failed"}
         assert client.post("/predict", json={"texts": ["fine"]}).status_code == 200
         assert 'fastformers_requests_total{status="500"} 1.0' in client.get("/metrics").text
+
+
+def resident_mb(pid):
+    with open(f"/proc/{pid}/status", encoding="utf-8") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
+
+
+def test_a_body_over_the_limit_is_413_before_it_is_read(tiny_export):
+    """120 MB took the server from 6 to 18.7 GB with no answer; now 413 at once, resident memory within 50 MB."""
+    process, url = start_server(tiny_export.directory, "--precision=fp32", "--max_request_bytes=1000000")
+    try:
+        assert httpx.post(f"{url}/predict", json={"texts": ["warm"]}).status_code == 200
+        before = resident_mb(process.pid)
+        body = b'{"texts": ["' + b"a " * (60 << 20) + b'"]}'  # 120 MB, one text
+        start = time.time()
+        declared = httpx.post(f"{url}/predict", content=body, timeout=60)
+        pieces = (body[i : i + (1 << 20)] for i in range(0, len(body), 1 << 20))  # no Content-Length: chunked
+        chunked = httpx.post(f"{url}/predict", content=pieces, timeout=60)
+        seconds = time.time() - start
+        for response, reason in ((declared, "has 125829135 bytes"), (chunked, "exceeds 1000000 bytes")):
+            assert response.status_code == 413 and reason in response.json()["error"], response.text
+        assert seconds < 30 and resident_mb(process.pid) - before < 50
+        assert httpx.post(f"{url}/predict", json={"texts": ["still fine"]}).status_code == 200
+    finally:
+        stop(process)
