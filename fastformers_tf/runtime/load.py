@@ -92,6 +92,12 @@ def resolve_export(path, backend, precision=None):
     if backend not in ("onnx", "tflite"):
         raise ArgumentError(f"Backend {backend!r} has no exported file; expected onnx or tflite.")
     if os.path.isfile(path):
+        named = {file: key for key, file in EXPORT_FILES.items()}.get(os.path.basename(path))
+        if precision is not None and named is not None and named != (backend, precision):
+            raise ArgumentError(
+                f"precision={precision}: {path} is the {named[1]} {named[0]} file of its export; pass its export "
+                f"folder to choose a precision, or drop the precision."
+            )
         return path, _export_of_file(path)
     if not os.path.isdir(path):
         raise FileNotFoundError(f"{path}: no such exported file or export directory.")
@@ -191,6 +197,10 @@ def load_predictor(
 
         providers_for(device)  # a clear error here rather than in each worker
         device_args = {"device": device}
+    if backend == "keras" and precision not in (None, "fp32"):
+        raise ArgumentError(
+            f"precision={precision}: a Keras model runs in fp32 only; export it (tools/export.py) for {precision}."
+        )
     if backend == "keras":
         from fastformers_tf.models.encoder import encoder_of
         from fastformers_tf.models.pretrained import from_pretrained, load_tokenizer

@@ -190,3 +190,13 @@ def test_export_never_replaces_the_model_folder_it_reads(tmp_path):
         result = run_tool("export.py", f"--model={model}", f"--output_dir={output}")
         assert_one_line_error(result, rf"{output.name} holds a fastformers_tf model folder, which writing a export")
     assert {p.name: p.read_bytes() for p in model.iterdir()} == files
+
+
+def test_a_precision_the_artefact_does_not_have_is_refused(tiny_export, tmp_path):
+    save_model(tiny.classifier(num_classes=2), str(tmp_path / "model"), tokenizer=tiny.tokenizer(str(tmp_path)))
+    result = run_tool("predict.py", f"--model={tmp_path / 'model'}", "--precision=int8", "--text=a")
+    assert_one_line_error(result, r"precision=int8: a Keras model runs in fp32 only; export it")
+    int8_file = os.path.join(tiny_export.directory, "model.int8.onnx")
+    result = run_tool("predict.py", f"--model={int8_file}", "--precision=fp32", "--text=a")
+    assert_one_line_error(result, r"precision=fp32: .*model\.int8\.onnx is the int8 onnx file of its export")
+    assert run_tool("predict.py", f"--model={int8_file}", "--precision=int8", "--text=a").returncode == 0
