@@ -62,5 +62,10 @@ def test_every_task_recipe_and_preset_loads_and_passes_the_job_checks(task, pres
     recipe = load_recipe(task, preset=preset)
     assert recipe.task == task
     eval_split = recipe.distill.eval_split
-    assert eval_split in get_task(task).files and eval_split == recipe.finetune.eval_split
+    assert eval_split == recipe.finetune.eval_split
+    if eval_split == "holdout":  # carved from train: the recipe must say how
+        assert recipe.holdout_spec() is not None and recipe.compress.selection_split == "holdout"
+        assert recipe.compress.report_split in get_task(task).files
+    else:
+        assert eval_split in get_task(task).files
     assert check(recipe) == [s for s in STAGES if s not in OPT_IN_STAGES]  # qat is opt-in

@@ -124,8 +124,17 @@ def test_finetune_refuses_bad_recipes_before_writing(tmp_path, override, pattern
         ([], r"distill\.teacher is empty: pass --teacher=DIR", 1),
         (["--teacher=TEACHER", "--keep_layers=0,7"], r"distill\.keep_layers=\[0, 7\]: indices \[7\] out of range", 1),
         (
-            ["--teacher=TEACHER", "--transfer=split:val", "--params_override=distill.max_length=16"],
+            [
+                "--teacher=TEACHER",
+                "--transfer=split:val",
+                "--params_override=distill.max_length=16,distill.eval_split=val",
+            ],
             r"split:val is the evaluation split",
+            1,
+        ),
+        (
+            ["--teacher=TEACHER", "--transfer=split:holdout", "--params_override=distill.max_length=16"],
+            r"split:holdout is the hold-out; no stage may train on it",
             1,
         ),
     ],
@@ -153,8 +162,8 @@ def test_distill_refuses_bad_flags_in_one_line(tmp_path, args, pattern, code):
         (["--model=MODEL", "--target_ffn=-1"], r"prune\.target_ffn=-1\.0 .*: it must be 0 \(keep all\), a fraction"),
         (["--model=MODEL", "--target_heads=2.5"], r"prune\.target_heads=2\.5 .*or a whole number per layer"),
         (["--model=NOPE", "--target_heads=0.5"], r"nope: no such model folder"),
-        (["--model=MODEL", "--target_heads=0.5", "--params_override=prune.score_split=val"],
-         r"prune\.score_split=val is the evaluation split"),
+        (["--model=MODEL", "--target_heads=0.5", "--params_override=prune.score_split=holdout"],
+         r"prune\.score_split=holdout is the evaluation split"),
     ],
 )  # fmt: skip
 def test_prune_refuses_bad_flags_in_one_line(tmp_path, args, pattern):
