@@ -139,7 +139,11 @@ def markdown(report):
 
 def holdout_line(holdout, report_split):
     """What the report says of the hold-out: its size, what train kept, and that the report split was unseen."""
-    dropped = f", {holdout['dropped']} train phrases inside held-out sentences dropped" if holdout["dropped"] else ""
+    dropped = (
+        f", {holdout['dropped']} train examples whose text is (inside) a held-out one dropped"
+        if holdout["dropped"]
+        else ""
+    )
     return (
         f"Hold-out: {holdout['holdout']} examples carved from {holdout['split']} (seed {holdout['seed']}); every "
         f"training stage read the other {holdout['train']}{dropped}. Every best epoch and the pick were made on "
