@@ -78,7 +78,7 @@ def main(argv):
     if FLAGS.split == "holdout" and len(holdouts) > 1:
         raise app.UsageError("--split=holdout: the ensemble's members were trained with different hold-outs.")
     holdout = holdouts.pop()
-    labeled, member_probs, data = None, [], None
+    member_probs = []
     for model in FLAGS.model:
         max_length = FLAGS.max_length or training_max_length(model)
         predictor = load_predictor(

@@ -180,10 +180,9 @@ def load_predictor(
     """
     check_positive("instances", instances)
     check_positive("threads", threads, allow_none=True)
-    if threads and not allow_oversubscription and threads > len(os.sched_getaffinity(0)):
-        raise ArgumentError(
-            f"threads={threads} exceeds the {len(os.sched_getaffinity(0))} CPUs this process may use; lower it."
-        )
+    cpus = len(os.sched_getaffinity(0))
+    if threads and not allow_oversubscription and threads > cpus:
+        raise ArgumentError(f"threads={threads} exceeds the {cpus} CPUs this process may use; lower it.")
     check_positive("batch_size", batch_size)
     check_positive("max_length", max_length, allow_none=True)
     backend = infer_backend(path) if backend == "auto" else backend
