@@ -4,6 +4,10 @@
 >>> encoder = ff.from_pretrained("all-MiniLM-L6-v2")
 >>> model = ff.TextClassifier(encoder, num_classes=2)
 
+The stages are packages (`ff.distill`, `ff.prune`, `ff.compress`, ...); the
+verbs that run them from a recipe are `ff.distill_model`, `ff.prune_model` and
+`ff.compress_model` (the whole job).
+
 The names below load TensorFlow on first use, not on `import fastformers_tf`,
 so that serving an ONNX or TFLite export (`fastformers_tf.runtime`) needs no
 TensorFlow.
@@ -11,19 +15,12 @@ TensorFlow.
 
 import os
 
-from fastformers_tf import compress as _compress_package  # noqa: F401  (lazy itself: no TensorFlow)
-from fastformers_tf import distill as _distill_package  # noqa: F401  (lazy itself: no TensorFlow)
-from fastformers_tf import prune as _prune_package  # noqa: F401  (lazy itself: no TensorFlow)
+from fastformers_tf import compress, distill, prune  # noqa: F401  (packages, lazy themselves: no TensorFlow)
 from fastformers_tf._lazy import lazy_exports
 
 # backend.py makes the same choice; it is repeated here so that importing the
 # package still picks tf-keras for a TensorFlow the user imports afterwards.
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
-# Importing the subpackages bound `fastformers_tf.prune`, `.distill` and `.compress` to them;
-# the public names are the functions, resolved below. The subpackages are already
-# in sys.modules, so later imports of their modules do not rebind the names.
-del prune, distill, compress  # noqa: F821
 
 __version__ = "0.1.0"
 
@@ -31,9 +28,9 @@ _EXPORTS = {
     "keras": "fastformers_tf.backend",
     "tf": "fastformers_tf.backend",
     "CheckpointError": "fastformers_tf.models",
-    "compress": "fastformers_tf.compress",
+    "compress_model": "fastformers_tf.compress.run:compress",
     "Distiller": "fastformers_tf.distill",
-    "distill": "fastformers_tf.distill",
+    "distill_model": "fastformers_tf.distill.run:distill",
     "EncoderConfig": "fastformers_tf.models",
     "SpanClassifier": "fastformers_tf.models",
     "TextClassifier": "fastformers_tf.models",
@@ -43,9 +40,8 @@ _EXPORTS = {
     "load_tokenizer": "fastformers_tf.models",
     "save_model": "fastformers_tf.models",
     "PrunePlan": "fastformers_tf.prune",
-    "prune": "fastformers_tf.prune",
     "prune_model": "fastformers_tf.prune",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted([*_EXPORTS, "compress", "distill", "prune"])

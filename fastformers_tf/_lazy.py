@@ -11,12 +11,16 @@ import sys
 
 
 def lazy_exports(package, exports):
-    """`(__getattr__, __dir__)` for `package`, where `exports` maps a public name to its module."""
+    """`(__getattr__, __dir__)` for `package`, where `exports` maps a public name to its module.
+
+    A module written "module:attribute" exports that attribute under the public name.
+    """
 
     def __getattr__(name):
         if name not in exports:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(exports[name]), name)
+        module, _, attribute = exports[name].partition(":")
+        value = getattr(importlib.import_module(module), attribute or name)
         setattr(sys.modules[package], name, value)  # later lookups skip __getattr__
         return value
 

@@ -3,7 +3,8 @@
 A tool is `cli.run(main)` over absl flags. Flag values out of range are
 refused by absl's bounds before `main` runs (naming the flag); errors a user
 causes (`UserError`, a bad value, a missing or unreadable file) end in one
-`error: ...` line and exit 1 (2 for wrong usage), with the traceback only
+`error: ...` line and exit 1 (2 for a command line refused as such: absl's
+bounds, enums and required flags, `app.UsageError`), with the traceback only
 under `--debug`. TensorFlow's start-up lines show only with `--verbosity=1`
 or `--debug`. Tools import TensorFlow-backed modules inside `main`, after this
 has run.
@@ -61,14 +62,13 @@ def run(main, pass_unknown_flags=False):
     With `pass_unknown_flags`, flags this tool does not define reach `main` in
     `argv` (e.g. Beam's pipeline options) instead of being refused.
     """
-    app.run(
-        functools.partial(_main, main), flags_parser=_parse_known if pass_unknown_flags else app.parse_flags_with_usage
-    )
+    app.run(functools.partial(_main, main), flags_parser=functools.partial(_parse, known_only=pass_unknown_flags))
 
 
-def _parse_known(argv):
+def _parse(argv, known_only):
+    """absl's flag parsing, its errors (bounds, enums, required flags) one line and exit 2 like every usage error."""
     try:
-        return FLAGS(argv, known_only=True)
+        return FLAGS(argv, known_only=known_only)
     except flags.Error as e:
         _fail(one_line(e), 2)
 

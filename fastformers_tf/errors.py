@@ -1,7 +1,7 @@
 """The base class of errors a user causes and can fix: a bad flag, file, row or argument.
 
-Tools (`fastformers_tf.cli.run`) print such an error as one line and exit 1;
-anything else is a bug and keeps its traceback.
+Tools (`fastformers_tf.cli.run`) print such an error as one line and exit 1
+(2 for a command line refused as such); anything else is a bug and keeps its traceback.
 """
 
 

@@ -35,6 +35,15 @@ def quiet(enabled=True):
     os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)
+    # Libraries set their loggers' levels back to INFO as they run (tf2onnx TensorFlow's, absl the root's),
+    # so the filter sits on the root's handlers (absl's), which every logger's records reach.
+    for handler in logging.getLogger().handlers:
+        if _warnings_and_above not in handler.filters:
+            handler.addFilter(_warnings_and_above)
+
+
+def _warnings_and_above(record):
+    return record.levelno >= logging.WARNING
     for category in (DeprecationWarning, FutureWarning, UserWarning):
         warnings.filterwarnings("ignore", category=category)
 

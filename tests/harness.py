@@ -42,8 +42,7 @@ def assert_one_line_error(result, pattern, code=1):
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert result.returncode == code, result.stderr[-2000:]
     assert "Traceback" not in result.stderr and lines, result.stderr[-2000:]
-    # absl's flag errors add one "Pass --helpshort" line; nothing else may be printed (no TensorFlow start-up lines).
-    assert len(lines) == 1 or (len(lines) == 2 and lines[1].startswith("Pass --helpshort")), result.stderr
+    assert len(lines) == 1, result.stderr  # nothing else: no usage text, no TensorFlow start-up lines
     assert re.search(pattern, lines[0]), lines[0]
 
 

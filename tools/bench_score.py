@@ -14,7 +14,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
 from absl import flags
 
@@ -55,26 +54,26 @@ def commands(cores, output):
 
 def main(argv):
     del argv
+    from fastformers_tf.bench.timing import in_turns, timed
     from fastformers_tf.cpu import cpu_name
     from fastformers_tf.data.readers import read_lines
     from fastformers_tf.runtime import physical_cores
 
     rows = sum(1 for _ in read_lines(FLAGS.input_file))
     cores = len(physical_cores())
-    seconds = {}
     with tempfile.TemporaryDirectory() as output:
         runs = commands(cores, output)
-        for round_ in range(1, FLAGS.rounds + 1):
-            for name, command in runs.items():
-                start = time.perf_counter()
-                result = subprocess.run(command, capture_output=True, text=True)
-                elapsed = time.perf_counter() - start
-                if result.returncode != 0:
-                    raise RuntimeError(f"{name} failed: {(result.stderr.strip().splitlines() or [''])[-1]}")
-                if name.startswith("score.py") and f"{rows} rows: {rows} predicted" not in result.stdout:
-                    raise RuntimeError(f"{name} did not predict every row: {result.stdout.strip()}")
-                seconds.setdefault(name, []).append(elapsed)
-                print(f"round {round_}: {name}: {elapsed:.1f} s", flush=True)
+
+        def turn(name, round_):
+            elapsed, result = timed(subprocess.run, runs[name], capture_output=True, text=True)
+            if result.returncode != 0:
+                raise RuntimeError(f"{name} failed: {(result.stderr.strip().splitlines() or [''])[-1]}")
+            if name.startswith("score.py") and f"{rows} rows: {rows} predicted" not in result.stdout:
+                raise RuntimeError(f"{name} did not predict every row: {result.stdout.strip()}")
+            print(f"round {round_ + 1}: {name}: {elapsed:.1f} s", flush=True)
+            return elapsed
+
+        seconds = in_turns(runs, turn, FLAGS.rounds, pause=0)
     baseline = min(seconds[next(iter(seconds))])
     print(f"\n{rows} rows; {cpu_name()}, {cores} physical cores; best of {FLAGS.rounds} round(s), start-up included")
     for name, times in seconds.items():

@@ -50,8 +50,9 @@ flags.DEFINE_integer("max_length", 128, "Tokens per calibration text.", lower_bo
 
 def calibration_batches(tokenizer, input_names, batch_size=16):
     """Input batches of the --calibration_file texts, padded as at serving time."""
+    from fastformers_tf.data.batching import padded_batches
     from fastformers_tf.data.readers import read_lines
-    from fastformers_tf.runtime.base import Predictor, padded_batches
+    from fastformers_tf.runtime.base import Predictor
 
     if not FLAGS.calibration_file:
         raise app.UsageError(

@@ -151,15 +151,14 @@ def main(argv):
     for row in rows:
         print("| {} | {} | {} | {:.1f} | {:.1f} | {:.1f} | {:.1f} |".format(*row))
     if FLAGS.model:
+        from fastformers_tf.bench.timing import timed
         from fastformers_tf.runtime.load import load_predictor
 
         with load_predictor(FLAGS.model, "auto", FLAGS.precision, FLAGS.threads, FLAGS.instances,
                             batch_size=FLAGS.batch_size) as predictor:  # fmt: skip
             sample = texts[: max(FLAGS.requests * FLAGS.texts_per_request, 1)]
             predictor.predict(sample[: FLAGS.batch_size])  # warm-up
-            start = time.perf_counter()
-            predictor.predict(sample)
-            rate = len(sample) / (time.perf_counter() - start)
+            rate = len(sample) / timed(predictor.predict, sample)[0]
         best = max(row[4] for row in rows)
         ratio = f"the predictor's rate is {rate / best:.2f}x the server's" if best else "no request succeeded"
         print(f"\nload_predictor(...).predict in one process, batches of {FLAGS.batch_size}: {rate:.1f} texts/s over "

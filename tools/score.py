@@ -44,10 +44,26 @@ flags.DEFINE_list(
 )
 
 
+def check_output_prefix(prefix):
+    """A local `--output` whose folder is a file, or lies under one, is refused in one line."""
+    import os
+
+    from fastformers_tf.errors import UserError
+
+    if "://" in prefix:
+        return
+    folder = os.path.dirname(os.path.abspath(prefix))
+    while not os.path.exists(folder):
+        folder = os.path.dirname(folder)
+    if not os.path.isdir(folder):
+        raise UserError(f"--output={prefix}: {folder} is a file, not a folder.")
+
+
 def main(argv):
     import logging
 
     from fastformers_tf import logs
+    from fastformers_tf.errors import UserError
 
     if logs.is_quiet():  # Beam logs INFO/WARNING chatter through the root logger too
         logging.getLogger().setLevel(logging.ERROR)
@@ -56,6 +72,7 @@ def main(argv):
 
     from fastformers_tf.runtime.beam import ExportModelHandler, ReadRows, counters, score_files
 
+    check_output_prefix(FLAGS.output)
     buckets = [int(b) for b in FLAGS.length_buckets] if FLAGS.length_buckets else None
     handler = ExportModelHandler(
         FLAGS.model, FLAGS.backend, FLAGS.precision, FLAGS.model_copies, FLAGS.threads, FLAGS.max_length,
@@ -79,11 +96,14 @@ def main(argv):
     result = pipeline.run()
     result.wait_until_finish()
     counts = counters(result)
-    rows, rejected = counts.get("rows", 0), counts.get("rejected_rows", 0)
+    rows, predicted = counts.get("rows", 0), counts.get("predicted_rows", 0)
     print(
-        f"{rows} rows: {counts.get('predicted_rows', 0)} predicted, {rejected} rejected when read, "
-        f"{counts.get('failed_rows', 0)} failed in inference (dead letter: {dead_path})"
+        f"{rows} rows: {predicted} predicted, {counts.get('rejected_rows', 0)} rejected when read, "
+        f"{counts.get('failed_rows', 0)} failed in inference; {counts.get('blank_lines', 0)} blank lines skipped "
+        f"(dead letter: {dead_path})"
     )
+    if not predicted:
+        raise UserError(f"no row was predicted (of {rows}): see {dead_path}" if rows else "the input has no rows")
 
 
 if __name__ == "__main__":

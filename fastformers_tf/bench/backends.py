@@ -6,12 +6,10 @@ int8 paths are also put against this CPU's int8 GEMM peak, measured in the
 same run with one large onnxruntime `MatMulInteger`.
 """
 
-import time
-
 import numpy as np
 
 from fastformers_tf.bench.kernels import int8_gemm_peak, layernorm_kernels
-from fastformers_tf.bench.timing import timings
+from fastformers_tf.bench.timing import in_turns, timings
 from fastformers_tf.cpu import cpu_name
 
 
@@ -44,19 +42,13 @@ def encoder_ops(config, seq_len):
 def interleaved_timings(backends, inputs, iterations, rounds, warmup=2, pause=0.2):
     """`{name: seconds of each call}`: every backend runs `iterations / rounds` calls per round, in turn.
 
-    Taking turns spreads slow spells of a shared machine (other tenants,
-    clock changes) over all backends instead of charging one of them. Each
-    turn starts after `pause` seconds, so the thread pools of the backend
-    before (onnxruntime, TensorFlow and XNNPACK spin-wait after a call) are
-    asleep, and with `warmup` untimed calls.
+    Each turn (`timing.in_turns`) starts with `warmup` untimed calls.
     """
-    seconds = {name: [] for name in backends}
-    for round_ in range(rounds):
-        for name, forward in backends.items():
-            calls = iterations // rounds + (round_ < iterations % rounds)
-            time.sleep(pause)
-            seconds[name].extend(timings(forward, inputs, calls, warmup))
-    return {name: np.array(values) for name, values in seconds.items()}
+
+    def turn(name, round_):
+        return timings(backends[name], inputs, iterations // rounds + (round_ < iterations % rounds), warmup)
+
+    return {name: np.concatenate(t) for name, t in in_turns(backends, turn, rounds, pause).items()}
 
 
 def benchmark(backends, config, input_names, seq_lens=(32, 128), latency_iterations=50, throughput_batch=32,

@@ -7,49 +7,34 @@ result is each model's median and p90 latency and its speed-up over the first
 model (the teacher): ratios from one run, on one machine.
 """
 
-import time
-
 import numpy as np
 
-from fastformers_tf.bench.timing import timings
-from fastformers_tf.data.batching import pad_batch
-
-
-def single_inputs(predictor, features, count):
-    """The first `count` rows of `features` as batch-1 inputs of `predictor`."""
-    with_segments = "segment_ids" in predictor.input_names
-    names = predictor.input_names
-    return [
-        {k: v for k, v in pad_batch(features, [i], predictor.pad_id, with_segments).items() if k in names}
-        for i in range(min(count, len(features)))
-    ]
+from fastformers_tf.bench.timing import in_turns, latency, timed
+from fastformers_tf.data.batching import padded_batches
 
 
 def compare(predictors, features_of, examples=200, rounds=5, pause=0.2):
     """`{name: {"median_ms", "p90_ms", "speedup"}}` for `predictors` (name -> Predictor), the first the baseline.
 
     `features_of(predictor)` tokenizes the split with that predictor's
-    tokenizer. Each round, every model in turn (after `pause` seconds and one
+    tokenizer. Each round, every model in turn (`timing.in_turns`, after one
     untimed call) runs its share of the examples, each call timed alone.
     """
-    inputs = {name: single_inputs(p, features_of(p), examples) for name, p in predictors.items()}
-    seconds = {name: [] for name in predictors}
-    for round_ in range(rounds):
-        for name, predictor in predictors.items():
-            share = inputs[name][round_::rounds]
-            time.sleep(pause)
-            seconds[name].extend(timings(predictor.forward, share[0], 0, warmup=1))
-            for batch in share:
-                seconds[name].extend(timings(predictor.forward, batch, 1, warmup=0))
-    base = float(np.median(next(iter(seconds.values()))))
-    return {
-        name: {
-            "median_ms": round(1e3 * float(np.median(values)), 3),
-            "p90_ms": round(1e3 * float(np.percentile(values, 90)), 3),
-            "speedup": round(base / float(np.median(values)), 2),
-        }
-        for name, values in seconds.items()
-    }
+    inputs = {}
+    for name, p in predictors.items():
+        features = features_of(p)
+        rows = np.arange(min(examples, len(features)))
+        inputs[name] = [x for _, x in padded_batches(features, p.input_names, p.pad_id, 1, rows=rows, by_length=False)]
+
+    def turn(name, round_):
+        share = inputs[name][round_::rounds]
+        forward = predictors[name].forward
+        forward(share[0])  # untimed
+        return [timed(forward, batch)[0] for batch in share]
+
+    seconds = {name: sum(t, []) for name, t in in_turns(predictors, turn, rounds, pause).items()}
+    base = next(iter(seconds.values()))
+    return {name: latency(values, base) for name, values in seconds.items()}
 
 
 def compare_folders(folders, examples, rounds=5, backend="keras", precision="fp32", threads=None,

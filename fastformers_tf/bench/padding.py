@@ -1,10 +1,9 @@
 """Fixed-length padding vs dynamic (per-batch) padding, same model and batches."""
 
-import time
-
 import numpy as np
 
 from fastformers_tf.backend import tf
+from fastformers_tf.bench.timing import in_turns, timed
 from fastformers_tf.data.batching import batch_order, pad_batch
 from fastformers_tf.models.encoder import input_signature
 
@@ -16,8 +15,8 @@ def time_padding(model, data, batch_size=32, fixed_length=256, repeats=3):
     batches padded to their own longest row (the gain from padding alone);
     "sorted": batches of length-sorted examples padded per batch (what
     `TaskData.predict_probs` and the predictors do). Same model, same
-    `tf.function`, same batch size; each mode is warmed up once, then timed
-    `repeats` times, and the median is kept.
+    `tf.function`, same batch size; the modes take turns `repeats` times
+    (`timing.in_turns`), each warmed up once, and the median is kept.
     """
     forward = tf.function(model, input_signature=input_signature(model), reduce_retracing=True)
     lengths = data.features.lengths
@@ -29,19 +28,14 @@ def time_padding(model, data, batch_size=32, fixed_length=256, repeats=3):
         for indices in order:
             forward(pad_batch(data.features, indices, data.pad_id, with_segments, pad_to=pad_to))
 
-    results = {}
-    for mode, order, pad_to in (
-        ("fixed", file_order, fixed_length),
-        ("dynamic", file_order, None),
-        ("sorted", sorted_order, None),
-    ):
-        run(order, pad_to)
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            run(order, pad_to)
-            times.append(time.perf_counter() - start)
-        results[mode] = float(np.median(times))
+    modes = {"fixed": (file_order, fixed_length), "dynamic": (file_order, None), "sorted": (sorted_order, None)}
+
+    def turn(mode, round_):
+        if round_ == 0:
+            run(*modes[mode])  # untimed: traces the shapes
+        return timed(run, *modes[mode])[0]
+
+    results = {mode: float(np.median(t)) for mode, t in in_turns(modes, turn, repeats, pause=0.2).items()}
     return {
         "examples": len(lengths),
         "batch_size": batch_size,

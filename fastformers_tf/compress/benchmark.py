@@ -12,12 +12,11 @@ a shared machine is spread over all of them.
 """
 
 import dataclasses
-import time
 
 import numpy as np
 
-from fastformers_tf.data.batching import batch_order, pad_batch
-from fastformers_tf.runtime.base import SORT_ALL, softmax
+from fastformers_tf.bench.timing import in_turns, timed
+from fastformers_tf.data.batching import padded_batches, softmax
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,27 +60,11 @@ def candidates(models, backends, instances, cores):
     return result
 
 
-def batches(features, input_names, pad_id, batch_size, pad_to=None, rows=None):
-    """`(rows, inputs)` per batch over `rows` (default all): sorted by length, or in order when padded to `pad_to`."""
-    rows = np.arange(len(features)) if rows is None else np.asarray(rows)
-    lengths = features.lengths[rows]
-    order = batch_order(lengths, batch_size, bucket_window=0 if pad_to else SORT_ALL)
-    with_segments = "segment_ids" in input_names
-    result = []
-    for positions in order:
-        indices = rows[positions]
-        inputs = pad_batch(features, indices, pad_id, with_segments, pad_to=pad_to)
-        result.append((indices, {k: v for k, v in inputs.items() if k in input_names}))
-    return result
-
-
 def run_batches(predictor, batched, workers=1):
     """`(seconds, logits by row)`: one untimed call per worker, then every batch, timed as a whole."""
     inputs = [x for _, x in batched]
     list(predictor.forward_batches(inputs[:workers]))
-    start = time.perf_counter()
-    outputs = list(predictor.forward_batches(inputs))
-    seconds = time.perf_counter() - start
+    seconds, outputs = timed(lambda: list(predictor.forward_batches(inputs)))
     logits = {}
     for (rows, _), output in zip(batched, outputs, strict=True):
         logits.update(zip(rows.tolist(), output["logits"], strict=True))
@@ -102,28 +85,28 @@ def measure(predictor, candidate, data, timed_rows, throughput_batch, max_length
     """
     pad_to = max_length if candidate.padding == "max" else None
     names = predictor.input_names
-    singles = batches(data.features, names, data.pad_id, 1, pad_to, rows=timed_rows)
-    singles.sort(key=lambda item: int(item[0][0]))  # queries in file order, as they would arrive
+    # Queries in file order, as they would arrive.
+    singles = padded_batches(data.features, names, data.pad_id, 1, pad_to, rows=timed_rows, by_length=False)
     seconds, _ = run_batches(predictor, singles, candidate.instances)
     result = {"batch1_s": seconds}
     if with_outputs:
-        many = batches(data.features, names, data.pad_id, throughput_batch, pad_to)
+        many = padded_batches(data.features, names, data.pad_id, throughput_batch, pad_to, by_length=not pad_to)
         result["throughput_s"], logits = run_batches(predictor, many, candidate.instances)
         result["metrics"] = task_metrics(data, logits)
     return result
 
 
-def summarize(candidate, turns, examples, timed):
+def summarize(candidate, turns, examples, timed_count):
     """A candidate's record from its turns: median batch-1 time scaled to the whole split, throughput, metrics."""
     batch1 = float(np.median([t["batch1_s"] for t in turns]))
     first = turns[0]
-    split_s = batch1 * examples / timed
+    split_s = batch1 * examples / timed_count
     return {
         "name": candidate.name,
         **dataclasses.asdict(candidate),
         "split_s": round(split_s, 6),
-        "ms_per_query": round(1e3 * batch1 / timed, 3),
-        "queries_per_s": round(timed / batch1, 2),
+        "ms_per_query": round(1e3 * batch1 / timed_count, 3),
+        "queries_per_s": round(timed_count / batch1, 2),
         "throughput_per_s": round(examples / first["throughput_s"], 2),
         "metrics": first["metrics"],
         "turns_batch1_s": [round(t["batch1_s"], 3) for t in turns],
@@ -141,26 +124,16 @@ def run_benchmark(cands, open_predictor, data_of, throughput_batch=32, examples=
         examples: time batch 1 on the first N examples (0: all); throughput and metrics use all.
         rounds: turns per candidate; the batch-1 time is their median.
     """
-    from tqdm.auto import tqdm
 
-    turns = {c: [] for c in cands}
-    bar = tqdm(total=len(cands) * rounds, desc="benchmark", disable=not progress)
-    for round_ in range(rounds):
-        for c in cands:
-            data, max_length = data_of(c.model)
-            timed = np.arange(min(examples, len(data)) if examples else len(data))
-            bar.set_postfix_str(c.name)
-            predictor = open_predictor(c)
-            try:
-                time.sleep(0.2)  # lets the thread pools of the previous candidate fall asleep
-                turns[c].append(measure(predictor, c, data, timed, throughput_batch, max_length, round_ == 0))
-            finally:
-                predictor.close()
-            bar.update()
-    bar.close()
+    def turn(c, round_):
+        data, max_length = data_of(c.model)
+        timed_rows = np.arange(min(examples, len(data)) if examples else len(data))
+        with open_predictor(c) as predictor:
+            return measure(predictor, c, data, timed_rows, throughput_batch, max_length, round_ == 0)
+
+    turns = in_turns(cands, turn, rounds, progress="benchmark" if progress else None)
     records = []
     for c in cands:
         data, _ = data_of(c.model)
-        timed = min(examples, len(data)) if examples else len(data)
-        records.append(summarize(c, turns[c], len(data), timed))
+        records.append(summarize(c, turns[c], len(data), min(examples, len(data)) if examples else len(data)))
     return records

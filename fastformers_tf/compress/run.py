@@ -60,7 +60,52 @@ def check(recipe, stages=None):
         raise ArgumentError(f"--workdir={workdir} is a file; the stage folders need a folder there.")
     if cfg.teacher and not os.path.isdir(cfg.teacher):
         raise ArgumentError(f"--teacher={cfg.teacher}: no such directory (a fine-tuned task model folder).")
+    if cfg.teacher:
+        limit = _saved_max_tokens(cfg.teacher)
+        if limit is not None and recipe.finetune.max_length > limit:
+            raise RecipeError(f"finetune.max_length={recipe.finetune.max_length} (the teacher's) exceeds the {limit} "
+                              f"tokens the position table of --teacher={cfg.teacher} covers.")  # fmt: skip
+    _check_split_files(recipe, task, stages)
     return [s for s in STAGES if s in stages]
+
+
+def _check_split_files(recipe, task, stages):
+    """The train file (for training stages) and the report split's file exist and hold examples, before any stage."""
+    from fastformers_tf.data.examples import DataError
+
+    splits = [recipe.finetune.train_split] if set(stages) & {"teacher", "distill", "prune", "qat"} else []
+    splits += [recipe.compress.report_split] if recipe.compress.report_split not in (None, "", HOLDOUT) else []
+    for split in splits:
+        path = os.path.join(recipe.resolved_data_dir(), task.files.get(split, ""))
+        if split not in task.files or not os.path.isfile(path):
+            raise DataError(f"No {split} file for task {task.name}: {path} (needed by the stages {', '.join(stages)}).")
+        if not task.read(path, split):
+            raise DataError(f"{path}: no examples in the {task.name} {split} file.")
+
+
+def _saved_max_tokens(folder):
+    """The tokens the position table of a saved model covers, read from its `fastformers_model.json` (None: unknown)."""
+
+    def find(node):  # the encoder's config: the dict that has `max_sequence_length`
+        if isinstance(node, dict):
+            if "max_sequence_length" in node:
+                return node
+            node = list(node.values())
+        if isinstance(node, list):
+            return next((found for found in map(find, node) if found is not None), None)
+        return None
+
+    try:
+        with open(os.path.join(folder, artifacts.MODEL_FILE), encoding="utf-8") as f:
+            config = find(json.load(f))
+    except (OSError, ValueError):
+        return None  # the teacher stage names what is wrong with the folder
+    if config is None:
+        return None
+    from fastformers_tf.models.config import EncoderConfig
+
+    names = {field.name for field in dataclasses.fields(EncoderConfig)}
+    return EncoderConfig(**{k: v for k, v in config.items() if k in names}).max_tokens
 
 
 def _teacher_fingerprint(path):
@@ -248,8 +293,9 @@ class Job:
         return {"exports": exports}
 
     def _benchmark(self, folder):
-        from fastformers_tf.compress.benchmark import batches, candidates, run_batches, run_benchmark, task_metrics
+        from fastformers_tf.compress.benchmark import candidates, run_batches, run_benchmark, task_metrics
         from fastformers_tf.cpu import cpu_name
+        from fastformers_tf.data.batching import padded_batches
         from fastformers_tf.runtime.load import load_predictor
         from fastformers_tf.runtime.multi_instance import physical_cores
 
@@ -292,8 +338,9 @@ class Job:
             if c.outputs_key not in by_outputs:
                 split_data, max_length = data_of(c.model, selection_split)
                 with open_predictor(c, instances=1, threads=cores) as predictor:
-                    many = batches(split_data.features, predictor.input_names, split_data.pad_id,
-                                   cfg.throughput_batch, max_length if c.padding == "max" else None)  # fmt: skip
+                    pad_to = max_length if c.padding == "max" else None
+                    many = padded_batches(split_data.features, predictor.input_names, split_data.pad_id,
+                                          cfg.throughput_batch, pad_to, by_length=not pad_to)  # fmt: skip
                     by_outputs[c.outputs_key] = task_metrics(split_data, run_batches(predictor, many)[1])
             record["selection_metrics"] = by_outputs[c.outputs_key]
         report_data, _ = data_of(next(iter(models)))

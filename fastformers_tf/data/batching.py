@@ -144,6 +144,10 @@ def cached_features(task, split, path, examples, tokenizer, max_length, cache_di
     return features
 
 
+# Sorts a whole input by length before batching (see `batch_order`).
+SORT_ALL = 10**9
+
+
 def batch_order(lengths, batch_size, shuffle=False, bucket_window=0, seed=0):
     """Index lists, one per batch.
 
@@ -192,3 +196,27 @@ def pad_batch(features, indices, pad_id=0, with_segments=True, pad_to=None):
         spans = features.spans[indices]  # [B, S, 2]
         inputs["span_masks"] = ((positions >= spans[..., :1]) & (positions < spans[..., 1:])).astype(np.float32)
     return inputs
+
+
+def padded_batches(features, input_names, pad_id=0, batch_size=32, pad_to=None, rows=None, by_length=True):
+    """`(rows, inputs)` per batch over `rows` (default all), each padded to its longest row (or to `pad_to`).
+
+    Rows are sorted by length first when `by_length`, else batched in order.
+    `inputs` holds only the `input_names` the model takes (of `token_ids`,
+    `segment_ids`, `padding_mask`, `span_masks`).
+    """
+    rows = np.arange(len(features)) if rows is None else np.asarray(rows)
+    order = batch_order(features.lengths[rows], batch_size, bucket_window=SORT_ALL if by_length else 0)
+    with_segments = "segment_ids" in input_names
+    result = []
+    for positions in order:
+        indices = rows[positions]
+        inputs = pad_batch(features, indices, pad_id, with_segments, pad_to=pad_to)
+        result.append((indices, {k: v for k, v in inputs.items() if k in input_names}))
+    return result
+
+
+def softmax(logits, axis=-1):
+    shifted = logits - logits.max(axis=axis, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=axis, keepdims=True)

@@ -9,10 +9,9 @@ import os
 
 import numpy as np
 
-from fastformers_tf.data.batching import cached_features, pad_batch
+from fastformers_tf.data.batching import cached_features, pad_batch, softmax
 from fastformers_tf.data.examples import DataError
 from fastformers_tf.data.holdout import HOLDOUT, carve
-from fastformers_tf.runtime.base import Predictor, softmax
 
 
 class TaskData:
@@ -86,18 +85,13 @@ class TaskData:
         """The padded inputs of `model` for the examples at `indices`."""
         return pad_batch(self.features, indices, self.pad_id, with_segments="segment_ids" in model.input)
 
-    def predict_probs(self, model, batch_size, progress=True):
+    def predict_probs(self, predictor, batch_size, progress=True):
         """Softmax outputs `[n, num_labels]` in example order (batches sorted by length).
 
-        `model` is a Keras task model or any `Predictor` (an ONNX Runtime or
-        TFLite export, several instances), so every backend is scored alike.
+        `predictor` is any `fastformers_tf.runtime.Predictor` (Keras, an ONNX
+        Runtime or TFLite export, several instances), so every backend is
+        scored alike; `fastformers_tf.train.tasks.TaskData` also takes a Keras model.
         """
-        if isinstance(model, Predictor):
-            predictor = model
-        else:
-            from fastformers_tf.runtime.keras_predictor import KerasPredictor
-
-            predictor = KerasPredictor(model, batch_size=batch_size)
         description = f"{self.task.name}/{self.split}" if progress else None
         logits = predictor.logits_of(self.features, self.pad_id, batch_size, description)
         if logits.shape[-1] != len(self.task.labels):
@@ -107,9 +101,9 @@ class TaskData:
             )
         return softmax(logits.astype(np.float32)).reshape(len(self), len(self.task.labels))
 
-    def evaluate(self, model, batch_size, progress=True):
+    def evaluate(self, predictor, batch_size, progress=True):
         """`(metrics, probs)` on this split."""
-        probs = self.predict_probs(model, batch_size, progress)
+        probs = self.predict_probs(predictor, batch_size, progress)
         return self.task.metric(self.examples, probs), probs
 
 

@@ -17,7 +17,15 @@ import re
 import shutil
 import zipfile
 
-from fastformers_tf.artifacts import MODEL_FILE, MODEL_KIND, WEIGHTS_FILE, Manifest, refuse_export_folder, sha256_of
+from fastformers_tf.artifacts import (
+    MODEL_FILE,
+    MODEL_KIND,
+    WEIGHTS_FILE,
+    Manifest,
+    refuse_export_folder,
+    sha256_of,
+    write_text,
+)
 from fastformers_tf.models.checkpoint import encoder_from_hf_checkpoint
 from fastformers_tf.models.encoder import TransformerEncoder
 from fastformers_tf.models.saving import is_saved_model_dir, load_model
@@ -89,8 +97,7 @@ def _mpnet_dir():
     shutil.rmtree(target, ignore_errors=True)
     os.replace(roots[0], target)
     shutil.rmtree(staging, ignore_errors=True)
-    with open(os.path.join(target, ".sha256_ok"), "w") as f:
-        f.write(digest)
+    write_text(os.path.join(target, ".sha256_ok"), digest)  # last: the folder is complete
     return target
 
 

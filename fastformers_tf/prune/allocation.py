@@ -5,10 +5,9 @@ Targets (0 leaves that kind unpruned):
     whole number > 1 of heads / units per layer, capped at each layer's size
     (so `heads=8` on a 12-layer model keeps 96 heads in all, however they are
     allocated);
-  - `params` or `flops`: a budget for the Transformer layers (a fraction in
+  - `params`: a budget for the Transformer layers' parameters (a fraction in
     (0, 1] of theirs, or a count), met by keeping the same fraction of heads and
-    of units; embeddings and the classifier are not counted. FLOPs are per
-    token at `seq_len` tokens, where attention scores cost `4 T H` per head.
+    of units; embeddings and the classifier are not counted.
 
 Allocations:
   - `uniform` (the paper): every layer keeps the same number k, capped at its
@@ -29,20 +28,20 @@ from fastformers_tf.prune.plan import PrunePlan
 ALLOCATIONS = ("uniform", "global")
 
 
-def head_cost(config, kind="params", seq_len=128):
-    """Parameters (q/k/v/output kernels, q/k/v biases) or per-token FLOPs of one head."""
+def head_cost(config):
+    """Parameters of one head (q/k/v/output kernels, q/k/v biases)."""
     d, h = config.hidden_dim, config.head_dim
-    return 4 * d * h + 3 * h if kind == "params" else 2 * 4 * d * h + 4 * seq_len * h
+    return 4 * d * h + 3 * h
 
 
-def unit_cost(config, kind="params"):
-    """Parameters (two kernel rows, one bias) or per-token FLOPs of one FFN unit."""
-    return 2 * config.hidden_dim + 1 if kind == "params" else 4 * config.hidden_dim
+def unit_cost(config):
+    """Parameters of one FFN unit (two kernel rows, one bias)."""
+    return 2 * config.hidden_dim + 1
 
 
-def layers_cost(config, num_heads, intermediate_dim, kind="params", seq_len=128):
-    """The prunable cost of the Transformer layers with these per-layer sizes."""
-    return head_cost(config, kind, seq_len) * sum(num_heads) + unit_cost(config, kind) * sum(intermediate_dim)
+def layers_cost(config, num_heads, intermediate_dim):
+    """The prunable parameters of the Transformer layers with these per-layer sizes."""
+    return head_cost(config) * sum(num_heads) + unit_cost(config) * sum(intermediate_dim)
 
 
 def _total(target, sizes, name):
@@ -113,16 +112,14 @@ def _global(scores, sizes, total, multiple_of=1, minimum=0):
     return [sorted(c) for c in chosen]
 
 
-def make_plan(scores, config, heads=0, ffn=0, params=0, flops=0, seq_len=128, allocation="uniform", multiple_of=1,
-              min_heads=0):  # fmt: skip
+def make_plan(scores, config, heads=0, ffn=0, params=0, allocation="uniform", multiple_of=1, min_heads=0):
     """A `PrunePlan` keeping the best-scored heads and units of a model with `config` (an `EncoderConfig`).
 
     Args:
         scores: `Scores` of that model.
         config: its `EncoderConfig`.
-        heads, ffn, params, flops: targets (see the module doc); `params` or
-            `flops` replaces `heads` and `ffn`.
-        seq_len: tokens per example for a `flops` budget.
+        heads, ffn, params: targets (see the module doc); `params` replaces
+            `heads` and `ffn`.
         allocation: "uniform" or "global".
         multiple_of: FFN widths are multiples of this.
         min_heads: heads every layer keeps (up to its size).
@@ -133,8 +130,6 @@ def make_plan(scores, config, heads=0, ffn=0, params=0, flops=0, seq_len=128, al
     """
     if allocation not in ALLOCATIONS:
         raise ValueError(f"allocation={allocation!r}: expected one of {ALLOCATIONS}.")
-    if params and flops:
-        raise ValueError("Give a params or a flops budget, not both.")
     if multiple_of < 1 or min_heads < 0:
         raise ValueError(f"multiple_of={multiple_of} must be >= 1 and min_heads={min_heads} >= 0.")
     head_sizes, unit_sizes = list(config.num_heads), list(config.intermediate_dim)
@@ -144,12 +139,11 @@ def make_plan(scores, config, heads=0, ffn=0, params=0, flops=0, seq_len=128, al
             f"the model has {head_sizes} and {unit_sizes}."
         )
     round_down = False
-    if params or flops:
+    if params:
         if heads or ffn:
-            raise ValueError("A params/flops budget sets the head and FFN targets; do not give them too.")
-        kind = "params" if params else "flops"
-        full = layers_cost(config, head_sizes, unit_sizes, kind, seq_len)
-        budget = (params or flops) * full if (params or flops) <= 1 else (params or flops)
+            raise ValueError("A params budget sets the head and FFN targets; do not give them too.")
+        full = layers_cost(config, head_sizes, unit_sizes)
+        budget = params * full if params <= 1 else params
         keep_heads = int(round(budget / full * sum(head_sizes)))
         floor = sum(min(min_heads, size) for size in head_sizes)  # what min_heads reserves
         if allocation == "uniform":  # the same count in every layer: what that count keeps in all
@@ -158,16 +152,16 @@ def make_plan(scores, config, heads=0, ffn=0, params=0, flops=0, seq_len=128, al
             def kept(k):
                 return sum(min(k, size) for size in head_sizes)
 
-            while k > min_heads and kept(k) * head_cost(config, kind, seq_len) > budget:
+            while k > min_heads and kept(k) * head_cost(config) > budget:
                 k -= 1
             keep_heads = kept(k)
         keep_heads = max(keep_heads, floor)
-        while keep_heads > floor and keep_heads * head_cost(config, kind, seq_len) > budget:
+        while keep_heads > floor and keep_heads * head_cost(config) > budget:
             keep_heads -= 1
-        if keep_heads * head_cost(config, kind, seq_len) > budget:
-            raise ValueError(f"The {kind} budget {budget:,.0f} is below what min_heads={min_heads} keeps.")
-        left = budget - keep_heads * head_cost(config, kind, seq_len)  # the FFN units get the rest
-        keep_units = int(max(0, min(sum(unit_sizes), left // unit_cost(config, kind))))
+        if keep_heads * head_cost(config) > budget:
+            raise ValueError(f"The params budget {budget:,.0f} is below what min_heads={min_heads} keeps.")
+        left = budget - keep_heads * head_cost(config)  # the FFN units get the rest
+        keep_units = int(max(0, min(sum(unit_sizes), left // unit_cost(config))))
         head_total, unit_total, round_down = keep_heads, keep_units, True
     else:
         head_total, unit_total = _total(heads, head_sizes, "heads"), _total(ffn, unit_sizes, "ffn")
@@ -207,8 +201,7 @@ def step_targets(config, final_heads, final_units, iterations):
     ]  # fmt: skip
 
 
-def summary(config, plan=None):
-    """Sizes and prunable parameters of a model (or of what `plan` keeps of it), as plain data."""
-    heads = plan.num_heads if plan else list(config.num_heads)
-    units = plan.intermediate_dim if plan else list(config.intermediate_dim)
+def summary(config):
+    """Sizes and prunable parameters of a model, as plain data."""
+    heads, units = list(config.num_heads), list(config.intermediate_dim)
     return {"heads": heads, "ffn": units, "layer_params": layers_cost(config, heads, units)}

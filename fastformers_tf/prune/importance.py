@@ -19,10 +19,11 @@ import dataclasses
 
 import numpy as np
 
-from fastformers_tf.backend import keras, tf
+from fastformers_tf.backend import tf
 from fastformers_tf.data.batching import batch_order
 from fastformers_tf.models.encoder import encoder_of
 from fastformers_tf.models.task_model import TaskModel
+from fastformers_tf.progress import bar
 
 FLAT = 1e-6  # no score above this: the loss does not depend on the masks
 
@@ -41,10 +42,6 @@ class Scores:
 
     def to_dict(self):
         return {"heads": [h.tolist() for h in self.heads], "ffn": [f.tolist() for f in self.ffn], "info": self.info}
-
-    @classmethod
-    def from_dict(cls, record):
-        return cls(record["heads"], record["ffn"], record.get("info", {}))
 
 
 def normalize_by_layer(values):
@@ -114,14 +111,11 @@ def importance(model, data, batch_size=32, teacher_logits=None, labels=None, nor
 
     head_total, unit_total = np.zeros(num_heads), np.zeros(num_units)
     batches = batch_order(data.features.lengths, batch_size)
-    bar = keras.utils.Progbar(len(batches), unit_name="batch") if progress else None
-    for i, indices in enumerate(batches):
+    for indices in bar(batches, desc="importance", unit="batch", quiet=not progress):
         inputs = {k: tf.constant(v) for k, v in data.batch_inputs(masked, indices).items()}
         heads, units = step(inputs, tf.constant(targets[indices]))
         head_total += heads.numpy()
         unit_total += units.numpy()
-        if bar:
-            bar.update(i + 1)
     # Float noise of a flat loss is ~1e-7; a trained model's largest score is ~1e-2 (MiniLM on SST-2: 0.055).
     if num_heads + num_units and max(head_total.max(initial=0), unit_total.max(initial=0)) / len(data) < FLAT:
         raise ValueError(

@@ -63,12 +63,3 @@ class PrunePlan:
     @classmethod
     def from_json(cls, text):
         return cls(**json.loads(text))
-
-    def save(self, path):
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(self.to_json())
-
-    @classmethod
-    def load(cls, path):
-        with open(path, encoding="utf-8") as f:
-            return cls.from_json(f.read())

@@ -11,27 +11,11 @@ import os
 
 import numpy as np
 
-from fastformers_tf.data.batching import Features, batch_order, pad_batch, tokenize
+from fastformers_tf.data.batching import Features, padded_batches, softmax, tokenize
 from fastformers_tf.data.examples import Example
 from fastformers_tf.errors import ArgumentError, UserError, check_positive
 
 DEFAULT_MAX_LENGTH = 128
-# Sorts a whole input by length before batching (see `batch_order`).
-SORT_ALL = 10**9
-
-
-def padded_batches(features, input_names, pad_id=0, batch_size=32):
-    """`(rows, inputs)` per batch: rows sorted by length, inputs padded to the batch's longest row.
-
-    `inputs` holds only the `input_names` the model takes (of `token_ids`,
-    `segment_ids`, `padding_mask`, `span_masks`).
-    """
-    order = batch_order(features.lengths, batch_size, bucket_window=SORT_ALL)
-    with_segments = "segment_ids" in input_names
-    return [
-        (rows, {k: v for k, v in pad_batch(features, rows, pad_id, with_segments).items() if k in input_names})
-        for rows in order
-    ]
 
 
 class ModelFileError(UserError, ValueError):
@@ -50,12 +34,6 @@ def unreadable_model(path, what):
             raise FileNotFoundError(f"{path}: no such file.") from None
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ModelFileError(f"{path}: cannot be read as {what} ({first}).") from e
-
-
-def softmax(logits, axis=-1):
-    shifted = logits - logits.max(axis=axis, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=axis, keepdims=True)
 
 
 class Predictor:
@@ -156,9 +134,9 @@ class Predictor:
         batches = [inputs for _, inputs in batched]
         outputs = self.forward_batches(batches)
         if progress:
-            from tqdm.auto import tqdm
+            from fastformers_tf.progress import bar
 
-            outputs = tqdm(outputs, total=len(batches), desc=progress, leave=False)
+            outputs = bar(outputs, total=len(batches), desc=progress, leave=False)
         results = [None] * len(features)
         for (rows, batch), batch_outputs in zip(batched, outputs, strict=True):
             for row, value in zip(rows, output(batch_outputs, batch), strict=True):

@@ -202,6 +202,7 @@ class ReadRows(beam.DoFn):
         self.text_column, self.text_pair_column, self.id_column = text_column, text_pair_column, id_column
         self.rows = Metrics.counter(NAMESPACE, "rows")
         self.rejected = Metrics.counter(NAMESPACE, "rejected_rows")
+        self.blank = Metrics.counter(NAMESPACE, "blank_lines")
 
     def process(self, readable):
         path = readable.metadata.path
@@ -210,7 +211,11 @@ class ReadRows(beam.DoFn):
         pair_column = None if file_format == "text" else self.text_pair_column
         id_column = None if file_format == "text" else self.id_column
         with readable.open() as stream:
-            for line, row in _rows(path, file_format, stream, self.header):
+            one_a_line = file_format in ("text", "jsonl")
+            lines = _LineCounter(stream) if one_a_line else stream
+            rows = 0
+            for line, row in _rows(path, file_format, lines, self.header):
+                rows += 1
                 self.rows.inc()
                 if not isinstance(row, DataError):
                     if not self.header and file_format in ("csv", "tsv"):
@@ -225,6 +230,20 @@ class ReadRows(beam.DoFn):
                     yield beam.pvalue.TaggedOutput(DEAD_LETTER, dead_letter(path, line, row))
                 else:
                     yield Row(path, line, row_id, text, pair)
+            if one_a_line:  # the lines that were no row were blank
+                self.blank.inc(lines.count - rows)
+
+
+class _LineCounter:
+    """A binary stream's `readline`, counting the lines it returns (blank ones included)."""
+
+    def __init__(self, stream):
+        self.stream, self.count = stream, 0
+
+    def readline(self):
+        line = self.stream.readline()
+        self.count += bool(line)
+        return line
 
 
 def _row_id(row, column):
@@ -237,7 +256,10 @@ def _row_id(row, column):
 
 
 def write_atomically(path, text):
-    """Writes `text` to `path` on any Beam filesystem: to a temporary name, then renamed into place."""
+    """Writes `text` to `path` on any Beam filesystem: to a temporary name, then renamed into place.
+
+    Not `fastformers_tf.artifacts`: that writes local files, and a Beam output may be on gs:// or s3://.
+    """
     temporary = f"{path}.partial-{uuid.uuid4().hex}"
     with FileSystems.create(temporary) as f:
         f.write(text.encode("utf-8"))
@@ -286,14 +308,26 @@ class WriteFile(beam.DoFn):
         yield write_atomically(output_path(self.prefix, path), to_jsonl(records))
 
 
+def is_output(path, prefix):
+    """Whether `path` is a file a job with output `prefix` writes (predictions or dead letters)."""
+    if "://" not in path and "://" not in prefix:
+        path, prefix = os.path.abspath(path), os.path.abspath(prefix)
+    return path.startswith(f"{prefix}-") and path.endswith(".jsonl")
+
+
 def match_inputs(pattern, prefix):
-    """The files `pattern` matches (sorted); an error when none does or two outputs would collide."""
+    """The files `pattern` matches (sorted), less this job's own outputs; an error when none is left or two outputs
+    would collide."""
     try:
         paths = sorted(m.path for result in FileSystems.match([pattern]) for m in result.metadata_list)
     except Exception as e:  # Beam raises BeamIOError for a pattern it cannot list
         raise FileNotFoundError(f"--input={pattern}: cannot list the files ({e}).") from None
     if not paths:
         raise FileNotFoundError(f"--input={pattern}: no file matches.")
+    # A rerun must not score what an earlier run wrote: `<prefix>-*.jsonl` beside its inputs.
+    paths = [p for p in paths if not is_output(p, prefix)]
+    if not paths:
+        raise FileNotFoundError(f"--input={pattern}: only this job's own outputs (--output=...-*.jsonl) match.")
     outputs = {}
     for path in paths:
         other = outputs.setdefault(output_path(prefix, path), path)

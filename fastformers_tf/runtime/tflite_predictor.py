@@ -1,9 +1,11 @@
 """TFLite inference on texts through the LiteRT interpreter; needs no TensorFlow when LiteRT is installed."""
 
+import contextlib
 import logging
 
 import numpy as np
 
+from fastformers_tf import logs
 from fastformers_tf.runtime.base import Predictor, unreadable_model
 from fastformers_tf.runtime.names import to_inner
 
@@ -49,8 +51,11 @@ class TfLitePredictor(Predictor):
         super().__init__(tokenizer, labels, max_length, batch_size, max_tokens)
         self.path = path
         self.threads = threads
-        with unreadable_model(path, "a TFLite model"):
+        # The first allocation applies XNNPACK, which says so on stderr ("INFO: Created ... delegate").
+        quiet = logs.silenced_stderr() if logs.is_quiet() else contextlib.nullcontext()
+        with unreadable_model(path, "a TFLite model"), quiet:
             self.interpreter = interpreter_class()(model_path=path, **({"num_threads": threads} if threads else {}))
+            self.interpreter.allocate_tensors()
         signatures = self.interpreter.get_signature_list()
         if len(signatures) != 1:
             raise ValueError(f"{path} has signatures {sorted(signatures)}; expected exactly one.")

@@ -27,8 +27,8 @@ logger = logging.getLogger(__name__)
 class KeepBest(keras.callbacks.Callback):
     """Evaluates the task metric after every epoch and saves the best model.
 
-    The metric values join Keras' epoch logs as `val_<name>`, so the progress
-    bar and TensorBoard (placed after this callback) show them. `target`, a
+    The metric values join Keras' epoch logs as `val_<name>`, so TensorBoard
+    (placed after this callback) shows them; each evaluation prints one line. `target`, a
     function returning the model to score and save, replaces the model being
     fit (a `Distiller` saves its student).
     """
@@ -62,7 +62,8 @@ class KeepBest(keras.callbacks.Callback):
             self.best, self.best_epoch = metrics, at
             save_model(model, self.directory, self.tokenizer, files={"recipe.yaml": recipe_yaml(self.recipe)})
         save_state(self)
-        print(f"epoch {at}: {self.data.task.name}/{self.data.split} {metrics} (best {main}: {self.best[main]:.4f})")
+        print(f"epoch {at}: train loss {self.history[-1]['loss']:.4f}; {self.data.task.name}/{self.data.split} "
+              f"{metrics} (best {main}: {self.best[main]:.4f})", flush=True)  # fmt: skip
 
 
 def reinit_top_layers(encoder, count, seed, initializer_range=0.02):

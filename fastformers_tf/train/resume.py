@@ -18,10 +18,10 @@ import hashlib
 import math
 import os
 import shutil
-import sys
 
 from fastformers_tf.artifacts import move_into_place, write_json
 from fastformers_tf.backend import keras
+from fastformers_tf.progress import bar
 from fastformers_tf.recipe import recipe_yaml
 
 STATE_FILE = "state.json"
@@ -57,6 +57,22 @@ def _read_state(resume_dir, key):
     return state if state.get("key") == key else None
 
 
+class StepBar(keras.callbacks.Callback):
+    """The training steps between two evaluations as a `progress.bar` (in place of Keras' own), with the loss."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.bar = bar(total=self.params.get("steps"), desc=f"train {epoch + 1}/{self.params['epochs']}", unit="step",
+                       leave=False)  # fmt: skip
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.bar.update()
+        if logs and "loss" in logs:
+            self.bar.set_postfix(loss=f"{float(logs['loss']):.4f}", refresh=False)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.bar.close()
+
+
 def fit_keeping_best(model, dataset, epochs, evals_per_epoch, keep_best, resume_dir, key, best_dir,
                      callbacks=(), verbose=1):  # fmt: skip
     """Fits `model` on `dataset` (one epoch per pass), `keep_best` evaluating `evals_per_epoch` times an epoch.
@@ -77,15 +93,14 @@ def fit_keeping_best(model, dataset, epochs, evals_per_epoch, keep_best, resume_
         keep_best.restore(state)
         print(f"resuming {resume_dir}: {len(state['history'])} of {epochs * evals_per_epoch} evaluations done")
     per_eval, evaluations, _ = plan_steps(dataset, epochs, evals_per_epoch)
-    if verbose == 1 and not sys.stdout.isatty():
-        verbose = 2  # Keras' bar redrawn into a file or pipe is one line per epoch, thousands of steps long
     backup = keras.callbacks.BackupAndRestore(os.path.join(resume_dir, "backup"))
     if evals_per_epoch > 1:
         dataset, steps = dataset.repeat(), per_eval
     else:
         steps = None
-    model.fit(dataset, epochs=evaluations, steps_per_epoch=steps, callbacks=[backup, keep_best, *callbacks],
-              verbose=verbose)  # fmt: skip
+    progress = [StepBar()] if verbose else []
+    model.fit(dataset, epochs=evaluations, steps_per_epoch=steps, callbacks=[backup, *progress, keep_best, *callbacks],
+              verbose=0)  # fmt: skip
     if best_dir is not None:
         move_into_place(keep_best.directory, best_dir)
         keep_best.directory = best_dir

@@ -8,6 +8,8 @@ from fastformers_tf.data.batching import batch_order
 from fastformers_tf.models.classifier import TextClassifier
 from fastformers_tf.models.encoder import input_signature
 from fastformers_tf.models.span_classifier import SpanClassifier
+from fastformers_tf.runtime.base import Predictor
+from fastformers_tf.runtime.keras_predictor import KerasPredictor
 
 
 def build_task_model(task, encoder, dropout=0.1, pooling="pooler"):
@@ -18,7 +20,13 @@ def build_task_model(task, encoder, dropout=0.1, pooling="pooler"):
 
 
 class TaskData(task_data.TaskData):
-    """A task split (`fastformers_tf.data.task_data.TaskData`) that also makes training batches."""
+    """A split (`fastformers_tf.data.task_data.TaskData`) that also makes training batches and scores Keras models."""
+
+    def predict_probs(self, model, batch_size, progress=True):
+        """`task_data.TaskData.predict_probs` of a `Predictor`, or of a Keras task model."""
+        if not isinstance(model, Predictor):
+            model = KerasPredictor(model, batch_size=batch_size)
+        return super().predict_probs(model, batch_size, progress)
 
     def dataset(self, model, batch_size, bucket_window=0, seed=0, extra=None):
         """A `tf.data.Dataset` of shuffled training batches, reshuffled every epoch.

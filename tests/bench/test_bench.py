@@ -92,3 +92,20 @@ def test_models_side_by_side_each_run_every_example_once_per_call_in_turns():
     # Round 1: t's warm-up (its first share's first example) then examples 0 and 2 at batch 1, then s; round 2: 1, 3.
     assert [shape for name, shape in log if name == "t"] == [(1, 3), (1, 3), (1, 2), (1, 5), (1, 5), (1, 4)]
     assert [name for name, _ in log] == ["t"] * 3 + ["s"] * 3 + ["t"] * 3 + ["s"] * 3
+
+
+def test_in_turns_gives_every_contestant_a_turn_each_round_after_a_pause(monkeypatch):
+    from fastformers_tf.bench import timing
+
+    events = []
+    monkeypatch.setattr(timing.time, "sleep", lambda s: events.append(f"sleep {s}"))
+    result = timing.in_turns(["a", "b"], lambda c, r: events.append(f"{c}{r}") or f"{c}{r}", rounds=2, pause=0.5)
+    assert result == {"a": ["a0", "a1"], "b": ["b0", "b1"]}
+    assert events == ["sleep 0.5", "a0", "sleep 0.5", "b0", "sleep 0.5", "a1", "sleep 0.5", "b1"]
+
+
+def test_latency_is_median_p90_and_speedup_over_the_baseline_median():
+    from fastformers_tf.bench.timing import latency
+
+    seconds = [0.001, 0.002, 0.003, 0.004, 0.010]
+    assert latency(seconds, baseline=[0.006, 0.009]) == {"median_ms": 3.0, "p90_ms": 7.6, "speedup": 2.5}

@@ -19,6 +19,7 @@ from fastformers_tf.compress.run import compress
 from fastformers_tf.compress.stages import STAGE_FILE, StageError
 from fastformers_tf.recipe import OPT_IN_STAGES, STAGES, load_recipe
 from fastformers_tf.runtime.load import load_predictor
+from tests import tiny
 from tests.harness import PAIRS, ROOT, assert_one_line_error, run_tool, tiny_run_overrides, write_rte
 
 DEFAULT_STAGES = [s for s in STAGES if s not in OPT_IN_STAGES]
@@ -322,3 +323,20 @@ def test_a_stage_whose_upstream_never_ran_names_it(tmp_path):
     result = run_tool("compress.py", "--task=rte", "--stages=prune", f"--workdir={tmp_path / 'work'}",
                       f"--data_dir={tmp_path / 'data'}")  # fmt: skip
     assert_one_line_error(result, r"Stage prune needs stage teacher.*--stages=teacher,prune")
+
+
+def test_what_can_be_checked_is_checked_before_the_first_stage(tmp_path):
+    """A teacher too short for finetune.max_length, and an empty train file: refused before any stage folder."""
+    from fastformers_tf.models import save_model
+    from tests.distill.test_run import RTE_LABELS
+
+    write_rte(tmp_path / "data")
+    save_model(tiny.classifier(2, RTE_LABELS), str(tmp_path / "teacher"), tokenizer=tiny.tokenizer(str(tmp_path)))
+    common = ["--task=rte", f"--workdir={tmp_path / 'work'}", f"--data_dir={tmp_path / 'data'}"]
+    result = run_tool("compress.py", *common, f"--teacher={tmp_path / 'teacher'}",
+                      "--params_override=finetune.max_length=100")  # fmt: skip
+    assert_one_line_error(result, r"finetune\.max_length=100 \(the teacher.s\) exceeds the 64 tokens the position")
+    (tmp_path / "data" / "superglue" / "RTE" / "train.jsonl").write_text("\n")
+    result = run_tool("compress.py", *common, f"--teacher={tmp_path / 'teacher'}")
+    assert_one_line_error(result, r"train\.jsonl: no examples in the rte train file")
+    assert not (tmp_path / "work").exists()

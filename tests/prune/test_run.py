@@ -40,7 +40,7 @@ def test_layout_plan_and_a_redistillation_from_cached_teacher_logits(setup):
     out = setup / "run"
     assert sorted(os.listdir(out)) == ["metrics.json", "pruned", "recipe.yaml", "redistill"]
     pruned = load_model(str(out / "pruned"))
-    plan = PrunePlan.load(out / "pruned" / "prune_plan.json")
+    plan = PrunePlan.from_json((out / "pruned" / "prune_plan.json").read_text())
     assert pruned.encoder.config.num_heads == plan.num_heads and sum(plan.num_heads) == 3  # round(0.6 * 5)
     assert pruned.encoder.config.intermediate_dim == plan.intermediate_dim and sum(plan.intermediate_dim) == 24
     scores = json.loads((out / "pruned" / "importance.json").read_text())

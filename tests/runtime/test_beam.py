@@ -193,6 +193,35 @@ def test_score_tool_errors_are_one_line(tiny_export, tmp_path):
         (tmp_path / name / "same.txt").write_text("a text\n")
     result = score(f"--input={tmp_path / '*' / 'same.txt'}")
     assert result.returncode == 1 and "whose predictions would share one output file" in result.stderr
+    result = score(f"--input={tmp_path / 'x' / 'same.txt'}", f"--output={tmp_path / 'x' / 'same.txt' / 'out'}")
+    assert result.returncode == 1 and result.stderr.strip().splitlines() == [
+        f"error: --output={tmp_path / 'x' / 'same.txt' / 'out'}: {tmp_path / 'x' / 'same.txt'} is a file, not a "
+        "folder. (--debug shows the traceback)"
+    ]
+
+
+def test_score_tool_counts_blank_lines_skips_its_own_outputs_and_fails_when_nothing_is_predicted(tiny_export, tmp_path):
+    def score(*args):
+        return subprocess.run(
+            [sys.executable, os.path.join(ROOT, "tools", "score.py"), f"--model={tiny_export.directory}",
+             "--threads=1", *args],
+            capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": ROOT},
+        )  # fmt: skip
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.txt").write_text("one text\n\n  \nanother text\n\n")
+    counts = "2 rows: 2 predicted, 0 rejected when read, 0 failed in inference; 3 blank lines skipped"
+    for _ in range(2):  # the rerun matches the first run's outputs too, and does not read them
+        result = score(f"--input={folder / '*'}", f"--output={folder / 'scores'}")
+        assert result.returncode == 0 and counts in result.stdout, result.stderr
+    assert sorted(p.name for p in folder.iterdir()) == ["a.txt", "scores-a.txt.jsonl", "scores-dead_letter.jsonl"]
+    # Every row rejected (a pair column no row has): exit 1, one line.
+    (tmp_path / "b.jsonl").write_text('{"text": "a"}\n{"text": "b"}\n')
+    result = score(f"--input={tmp_path / 'b.jsonl'}", f"--output={tmp_path / 'out'}", "--text_pair_column=other")
+    assert result.returncode == 1 and result.stderr.strip().splitlines() == [
+        f"error: no row was predicted (of 2): see {tmp_path / 'out'}-dead_letter.jsonl (--debug shows the traceback)"
+    ]
 
 
 def test_readers_yield_bad_rows_and_go_on(tmp_path):

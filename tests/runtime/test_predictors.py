@@ -112,7 +112,13 @@ import sys
 import fastformers_tf as ff
 import fastformers_tf.prune.plan
 assert "tensorflow" not in sys.modules
-assert callable(ff.prune) and ff.PrunePlan.__name__ == "PrunePlan" and "TextClassifier" in dir(ff)
+assert ff.PrunePlan.__name__ == "PrunePlan" and "TextClassifier" in dir(ff)
+# The stages are packages; the verbs that run them have names of their own.
+import fastformers_tf.distill as d, fastformers_tf.prune as p, fastformers_tf.compress as c
+assert [type(m).__name__ for m in (d, p, c, ff.distill, ff.prune, ff.compress)] == ["module"] * 6
+assert "tensorflow" not in sys.modules
+assert p.PrunePlan is ff.PrunePlan and callable(ff.prune.prune)
+assert ff.compress_model is c.compress and ff.distill_model is d.distill and ff.prune_model is p.prune_model
 assert ff.keras.__name__ == "tf_keras" and "tensorflow" in sys.modules
 """
 

@@ -1,4 +1,8 @@
-"""Bad input to the tools: one line naming the flag, file or row, exit code 1, no traceback, no log noise."""
+"""Bad input to the tools: one line naming the flag, file or row, no traceback, no log noise.
+
+Exit 2 for a command line refused as such (absl's bounds and enums, the tools' usage checks), 1 for files,
+models and values that cannot be used.
+"""
 
 import json
 import os
@@ -27,11 +31,13 @@ def export_copy(tiny_export, tmp_path_factory):
 @pytest.mark.parametrize(
     "args, pattern, code",
     [
-        (["--instances=0"], r"flag --instances=0: 0 is not a positive integer", 1),
-        (["--threads=-1"], r"flag --threads=-1", 1),
+        # A command line absl refuses (bounds, enums) is a usage error, exit 2, like the tools' own.
+        (["--instances=0"], r"^error: flag --instances=0: 0 is not a positive integer", 2),
+        (["--threads=-1"], r"flag --threads=-1", 2),
+        (["--backend=cuda"], r"flag --backend=cuda: value should be one of", 2),
         (["--threads=1000"], r"threads=1000 exceeds the \d+ CPUs this process may use", 1),
-        (["--max_length=0"], r"flag --max_length=0", 1),
-        (["--batch_size=0"], r"flag --batch_size=0", 1),
+        (["--max_length=0"], r"flag --max_length=0", 2),
+        (["--batch_size=0"], r"flag --batch_size=0", 2),
         (["--max_length=1000"], r"max_length=1000 exceeds the 64 tokens", 1),
         (["--labels=a"], r"--labels needs at least two labels", 1),
         (["--labels=a,b,a"], r"--labels repeats \['a'\]", 1),

@@ -64,3 +64,14 @@ def test_predict_with_the_tflite_export(tiny_export):
     printed = tool("predict.py", f"--model={tiny_export.directory}", "--backend=tflite", "--text=a great movie")
     label, probability, text = printed.strip().split("\t")
     assert label in ("x", "y", "z") and 0 < float(probability) <= 1 and text == "a great movie"
+
+
+def test_export_and_predict_print_no_library_log_lines(tmp_path):
+    """absl/TensorFlow INFO lines and TFLite's delegate line are hidden unless --verbosity=1 or --debug."""
+    save_model(tiny.classifier(2, ["a", "b"]), str(tmp_path / "model"), tokenizer=tiny.tokenizer(str(tmp_path)))
+    result = run_tool("export.py", f"--model={tmp_path / 'model'}", f"--output_dir={tmp_path / 'export'}", "--tflite")
+    assert result.returncode == 0 and result.stderr == "", result.stderr[-3000:]
+    result = run_tool("predict.py", f"--model={tmp_path / 'export'}", "--backend=tflite", "--text=hello")
+    assert result.returncode == 0 and result.stderr == "", result.stderr[-3000:]
+    result = run_tool("predict.py", f"--model={tmp_path / 'export'}", "--backend=tflite", "--text=hello", "--debug")
+    assert "XNNPACK delegate" in result.stderr  # shown when asked for
