@@ -280,8 +280,8 @@ class Manifest:
         path = os.path.join(directory, MANIFEST_FILE)
         if not os.path.isfile(path):
             raise ArtifactError(
-                f"{directory} has no {MANIFEST_FILE}: it was not completely written (an interrupted or failed run, "
-                "or fastformers_tf before 0.2); write it again."
+                f"{directory} has no {MANIFEST_FILE}: it was not completely written (an interrupted or failed run); "
+                "write it again."
             )
         try:
             with open(path, encoding="utf-8") as f:

@@ -76,13 +76,25 @@ def _parse(argv, known_only):
 # === Shared flags ===
 
 
-def define_recipe_flags(stage):
-    """The flags of every tool that runs a recipe stage: task, folders, config file, dotted overrides."""
+_OUTPUT_FLAG = ["output_dir"]  # the flag that sets the recipe's output_dir (compress.py: --workdir)
+
+
+def define_recipe_flags(stage, output_flag="output_dir", output_help="Where to write the run (default runs/<task>)."):
+    """The flags of every tool that runs a recipe: task, folders, config file, preset, dotted overrides."""
     flags.DEFINE_string("task", None, "Task name, e.g. rte, cb, sst2.", required=True)
-    flags.DEFINE_string("output_dir", None, "Where to write the run (default runs/<task>).")
+    flags.DEFINE_string(output_flag, None, output_help)
+    _OUTPUT_FLAG[0] = output_flag
     flags.DEFINE_string("data_dir", None, "Data directory (default ../shared/data).")
-    flags.DEFINE_string("config_file", None, "A YAML recipe applied after configs/<task>.yaml.")
-    define_overrides_flag(f"{stage}.epochs=2,{stage}.learning_rate=1e-4,{stage}.keep_layers=[0,2]")
+    flags.DEFINE_string("config_file", None, "A YAML recipe applied after configs/<task>.yaml and the preset.")
+    flags.DEFINE_string("preset", None, "A recipe of configs/presets/ applied after configs/<task>.yaml, e.g. quick.")
+    define_overrides_flag(f"{stage}.epochs=2,{stage}.learning_rate=1e-4,distill.keep_layers=[0,2]")
+
+
+def recipe_from_flags(*keys):
+    """The recipe the recipe flags name (`define_recipe_flags`), with `recipe_overrides(*keys)`; validated."""
+    from fastformers_tf.recipe import load_recipe
+
+    return load_recipe(FLAGS.task, FLAGS.config_file, recipe_overrides(*keys), preset=FLAGS.preset)
 
 
 class OverridesParser(flags.ListParser):
@@ -123,8 +135,8 @@ def define_strategy_flag():
 def recipe_overrides(*keys):
     """`--params_override`, then `key=value` for each dotted recipe key whose flag (its last part) is set."""
     overrides = list(FLAGS.params_override)
-    for key in ("output_dir", "data_dir", *keys):
-        value = FLAGS[key.rsplit(".", 1)[-1]].value
+    for key, flag in (("output_dir", _OUTPUT_FLAG[0]), *((key, key.rsplit(".", 1)[-1]) for key in ("data_dir", *keys))):
+        value = FLAGS[flag].value
         if value is not None:
             overrides.append(f"{key}={value}")
     return overrides

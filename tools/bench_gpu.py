@@ -1,4 +1,4 @@
-"""Benchmark on a GPU: Keras fp32 vs onnxruntime fp32 and FP16 (CUDA; TensorRT if present), issue #14.
+"""Benchmark on a GPU: Keras fp32 vs onnxruntime fp32 and FP16 (CUDA; TensorRT if present).
 
 Prepared on the CPU; run it where onnxruntime-gpu and a CUDA GPU are (no hub
 there: pass a model folder, or let it build a random model of a preset shape,

@@ -18,12 +18,7 @@ from fastformers_tf import cli
 from fastformers_tf.compress.stages import OPT_IN_STAGES, STAGES
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("task", None, "Task name, e.g. rte, cb, sst2.", required=True)
-flags.DEFINE_string("workdir", None, "Where the stage folders go (default runs/<task>/compress).")
-flags.DEFINE_string("data_dir", None, "Data directory (default ../shared/data).")
-flags.DEFINE_string("config_file", None, "A YAML recipe applied after configs/<task>.yaml and the preset.")
-flags.DEFINE_string("preset", None, "A recipe of configs/presets/ applied after configs/<task>.yaml, e.g. quick.")
-cli.define_overrides_flag("distill.epochs=1,compress.bench_examples=100,distill.keep_layers=[0,2,4]")
+cli.define_recipe_flags("compress", "workdir", "Where the stage folders go (default runs/<task>/compress).")
 flags.DEFINE_list(
     "stages", None, f"Stages to run, of {', '.join(STAGES)} (default all but the opt-in {', '.join(OPT_IN_STAGES)})."
 )
@@ -35,15 +30,7 @@ flags.DEFINE_string("selection_split", None, "Split to pick on (default: the rep
 
 def main(argv):
     del argv
-    from fastformers_tf.recipe import load_recipe
-
-    overrides = list(FLAGS.params_override)
-    for key, value in (("output_dir", FLAGS.workdir), ("data_dir", FLAGS.data_dir),
-                       ("compress.teacher", FLAGS.teacher), ("compress.max_accuracy_drop", FLAGS.max_accuracy_drop),
-                       ("compress.selection_split", FLAGS.selection_split)):  # fmt: skip
-        if value is not None:
-            overrides.append(f"{key}={value}")
-    recipe = load_recipe(FLAGS.task, FLAGS.config_file, overrides, preset=FLAGS.preset)
+    recipe = cli.recipe_from_flags("compress.teacher", "compress.max_accuracy_drop", "compress.selection_split")
     from fastformers_tf.compress.run import check, compress
 
     stages = check(recipe, FLAGS.stages)  # before TensorFlow loads

@@ -23,7 +23,7 @@ flags.DEFINE_multi_string("transfer", None, "Extra transfer sources: split:NAME,
 
 
 def _overrides():
-    overrides = cli.recipe_overrides("distill.teacher", "distill.student", "distill.activation", "strategy")
+    overrides = []
     if FLAGS.keep_layers is not None:
         bad = [v for v in FLAGS.keep_layers if not v.strip().isdigit()]
         if bad:
@@ -36,9 +36,9 @@ def _overrides():
 
 def main(argv):
     del argv
-    from fastformers_tf.recipe import load_recipe
-
-    recipe = load_recipe(FLAGS.task, FLAGS.config_file, _overrides())  # validated before TensorFlow loads
+    FLAGS.params_override = [*FLAGS.params_override, *_overrides()]  # after them, as the other flags
+    # Validated before TensorFlow loads.
+    recipe = cli.recipe_from_flags("distill.teacher", "distill.student", "distill.activation", "strategy")
     from fastformers_tf.distill.run import distill
 
     summary = distill(recipe)

@@ -18,10 +18,7 @@ flags.DEFINE_string("model", None, "Pretrained model name or directory (override
 
 def main(argv):
     del argv
-    from fastformers_tf.recipe import load_recipe
-
-    # Validated before TensorFlow loads.
-    recipe = load_recipe(FLAGS.task, FLAGS.config_file, cli.recipe_overrides("model", "strategy"))
+    recipe = cli.recipe_from_flags("model", "strategy")  # validated before TensorFlow loads
     from fastformers_tf.train.finetune import finetune
 
     summary = finetune(recipe)

@@ -33,13 +33,10 @@ flags.DEFINE_integer("threads", None, "Threads per ONNX Runtime session when tim
 
 def main(argv):
     del argv
-    from fastformers_tf.recipe import load_recipe
-
     keys = ("model", "teacher", "target_heads", "target_ffn", "target_params", "allocation", "iterations")
-    overrides = cli.recipe_overrides(*(f"prune.{key}" for key in keys))
     if FLAGS.sweep:
-        overrides.append(f"prune.sweep=[{','.join(FLAGS.sweep)}]")
-    recipe = load_recipe(FLAGS.task, FLAGS.config_file, overrides)  # validated before TensorFlow loads
+        FLAGS.params_override = [*FLAGS.params_override, f"prune.sweep=[{','.join(FLAGS.sweep)}]"]
+    recipe = cli.recipe_from_flags(*(f"prune.{key}" for key in keys))  # validated before TensorFlow loads
     from fastformers_tf.prune.run import check
 
     check(recipe)

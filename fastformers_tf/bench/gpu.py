@@ -1,4 +1,4 @@
-"""Keras fp32 vs onnxruntime fp32 / FP16 (CUDA, TensorRT) on one GPU, side by side (issue #14).
+"""Keras fp32 vs onnxruntime fp32 / FP16 (CUDA, TensorRT) on one GPU, side by side.
 
 Timed on synthetic full-length batches (speed does not depend on token
 values) at each batch size, the backends taking turns; ratios to Keras fp32

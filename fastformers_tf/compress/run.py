@@ -279,7 +279,7 @@ class Job:
         from fastformers_tf.models.pretrained import load_tokenizer
         from fastformers_tf.models.saving import load_model
 
-        # FP16 is for GPUs (issue #14), written for them; TFLite when a TFLite candidate will be timed.
+        # FP16 is for GPUs, written for them; TFLite when a TFLite candidate will be timed.
         options = ExportOptions(int8=True, fp16=True, tflite=any(b.startswith("tflite/") for b in self.cfg.backends))
         exports = {}
         for name, model_dir in self.models().items():

@@ -59,9 +59,6 @@ class Task:
             of a SuperGLUE-style submission file.
         submission_file: file name of that submission (e.g. "RTE.jsonl").
         num_spans: spans per example for the "spans" formulation.
-        label_values: the label values in the files when `labels` names
-            them otherwise (SST-2's "0"/"1" for negative/positive); a model
-            trained when the labels were the values still fits the task.
         nested_phrases: the train split holds every phrase of its sentences
             (SST-2), so a hold-out is carved from whole sentences
             (`fastformers_tf.data.holdout`).
@@ -76,9 +73,8 @@ class Task:
     predictions: Callable = None
     submission_file: str = None
     num_spans: int = 0
-    label_values: tuple = None
     nested_phrases: bool = False
 
     def has_labels(self, labels):
         """Whether a model with output `labels` (names, in order) was trained for this task's labels."""
-        return list(labels) in (list(self.labels), list(self.label_values or ()))
+        return list(labels) == list(self.labels)

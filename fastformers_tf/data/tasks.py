@@ -17,7 +17,6 @@ Example:
     >>> examples = task.read(os.path.join(data_dir, task.files["val"]), "val")
 """
 
-import dataclasses
 import logging
 import os
 import re
@@ -384,7 +383,7 @@ def make_generic_task(
         text_a, text_b = row_texts(row, text_column, text_pair_column)
         return [Example(f"{split}-{n}", text_a, text_b, _label(row, label_column, values), meta={"idx": n})]
 
-    task = Task(
+    return Task(
         name,
         names,
         dict(files),
@@ -393,7 +392,6 @@ def make_generic_task(
         classification_metric(*metrics),
         nested_phrases=nested_phrases,
     )
-    return dataclasses.replace(task, label_values=values) if label_names else task
 
 
 # === Registry ===

@@ -3,6 +3,15 @@
 One session with many threads scales poorly on small batches (each GEMM is too
 small to split well), so throughput comes from several sessions side by side,
 each pinned to cores of its own (FastFormers' multi-instance setting).
+
+Why processes, queues and a poll loop rather than `concurrent.futures.ProcessPoolExecutor`:
+an executor's `initializer` gets the same arguments in every worker and its
+workers start on demand, so each worker's own CPU set (pinned before its
+session opens, reported back), a model that fails to open failing the
+constructor rather than the first request, and a worker that exits when its
+parent is killed (`_next_task` polls `os.getppid`; an executor's worker waits
+on its call queue) would each need the executor's internals. The behaviours
+are tested in `tests/runtime/test_multi_instance.py`.
 """
 
 import multiprocessing

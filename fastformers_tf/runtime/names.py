@@ -3,8 +3,7 @@
 Exports name their inputs `input_ids`, `attention_mask` and `token_type_ids`
 and an encoder's outputs `last_hidden_state` and `pooler_output`, as
 transformers and optimum expect; `logits` and `span_masks` keep their names.
-The predictors read files with either set (exports from before the rename
-use the inner names) and always speak the inner names.
+The predictors map a file's names to the inner ones and always speak those.
 """
 
 HF_NAMES = {
@@ -23,5 +22,5 @@ def to_hf(name):
 
 
 def to_inner(name):
-    """The model's own name for a name found in an export (either spelling)."""
+    """The model's own name for a name found in an export (`logits` and `span_masks` are the same in both)."""
     return INNER_NAMES.get(name, name)
