@@ -117,8 +117,13 @@ class OverridesParser(flags.ListParser):
 
 def define_overrides_flag(example):
     """`--params_override`: dotted recipe overrides, applied last."""
-    flags.DEFINE(OverridesParser(), "params_override", [], f"Dotted overrides, e.g. {example}.",
-                 serializer=flags.CsvListSerializer(","))  # fmt: skip
+    flags.DEFINE(
+        OverridesParser(),
+        "params_override",
+        [],
+        f"Dotted overrides, e.g. {example}.",
+        serializer=flags.CsvListSerializer(","),
+    )
 
 
 def define_strategy_flag():
@@ -126,10 +131,12 @@ def define_strategy_flag():
     from fastformers_tf.recipe import STRATEGIES
 
     flags.DEFINE_enum(
-        "strategy", None, STRATEGIES,
+        "strategy",
+        None,
+        STRATEGIES,
         "tf.distribute: default (one device), mirrored (this machine's GPUs), multi_worker (the cluster in "
         "TF_CONFIG; run the same command on every worker). Batch sizes are global.",
-    )  # fmt: skip
+    )
 
 
 def recipe_overrides(*keys):

@@ -15,8 +15,16 @@ import warnings
 
 QUIET_ENV = "FASTFORMERS_QUIET"
 NOISY_LOGGERS = (
-    "tensorflow", "tf2onnx", "onnxruntime", "transformers", "h5py", "absl", "apache_beam", "httpx", "httpcore",
-)  # fmt: skip
+    "tensorflow",
+    "tf2onnx",
+    "onnxruntime",
+    "transformers",
+    "h5py",
+    "absl",
+    "apache_beam",
+    "httpx",
+    "httpcore",
+)
 
 
 def is_quiet():

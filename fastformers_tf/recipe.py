@@ -349,8 +349,13 @@ def validate(recipe, sources="the recipe"):
 
 
 # The recipe keys that may name the hold-out as their split.
-HOLDOUT_READERS = ("finetune.eval_split", "distill.eval_split", "prune.score_split", "compress.report_split",
-                   "compress.selection_split")  # fmt: skip
+HOLDOUT_READERS = (
+    "finetune.eval_split",
+    "distill.eval_split",
+    "prune.score_split",
+    "compress.report_split",
+    "compress.selection_split",
+)
 
 
 def _layer(source, loader):

@@ -43,8 +43,13 @@ def tool_commands():
 
 @functools.cache
 def defined_flags(tool):
-    result = subprocess.run([sys.executable, os.path.join(ROOT, tool), "--helpfull"], capture_output=True, text=True,
-                            env={**os.environ, "PYTHONPATH": ROOT}, timeout=300)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, tool), "--helpfull"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": ROOT},
+        timeout=300,
+    )
     return set(re.findall(r"^\s+--(?:\[no\])?(\w+)", result.stdout, re.M))
 
 
@@ -87,5 +92,5 @@ def test_the_python_blocks_run(tmp_path, monkeypatch):
         ran += 1
         if "ff.prune.prune(model, plan)" in code:
             assert scope["small"].count_params() < scope["model"].count_params()
-    assert ran == 3 and len(jobs) == 2 and all(isinstance(r, Recipe) and r.task == "rte" for r in jobs)
+    assert ran == 3 and len(jobs) == 2 and all(isinstance(r, Recipe) and r.task == "sst2" for r in jobs)
     assert (tmp_path / "runs" / "small").is_dir()

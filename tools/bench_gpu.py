@@ -75,24 +75,37 @@ def main(argv):
     export_dir = os.path.join(FLAGS.output_dir, "export")
     export_all(model, export_dir, tokenizer, ExportOptions(fp16=True))
     backends = gpu_backends(export_dir, model if FLAGS.keras else None, FLAGS.device, FLAGS.tensorrt)
-    rows = time_batches(backends, encoder_of(model).config, tuple(model.input),
-                        [int(b) for b in FLAGS.batch_sizes], FLAGS.seq_len, FLAGS.iterations, FLAGS.rounds)  # fmt: skip
-    result = {"device": gpu_name() if FLAGS.device == "gpu" else cpu_name(), "model": FLAGS.model or FLAGS.shape,
-              "rows": rows}  # fmt: skip
+    rows = time_batches(
+        backends,
+        encoder_of(model).config,
+        tuple(model.input),
+        [int(b) for b in FLAGS.batch_sizes],
+        FLAGS.seq_len,
+        FLAGS.iterations,
+        FLAGS.rounds,
+    )
+    result = {
+        "device": gpu_name() if FLAGS.device == "gpu" else cpu_name(),
+        "model": FLAGS.model or FLAGS.shape,
+        "rows": rows,
+    }
     if FLAGS.task:
         from fastformers_tf.data import get_task
         from fastformers_tf.recipe import default_data_dir
         from fastformers_tf.train.tasks import TaskData
 
-        data = TaskData(get_task(FLAGS.task), FLAGS.split, FLAGS.data_dir or default_data_dir(), tokenizer,
-                        FLAGS.max_length)  # fmt: skip
+        data = TaskData.read(
+            get_task(FLAGS.task), FLAGS.split, FLAGS.data_dir or default_data_dir(), tokenizer, FLAGS.max_length
+        )
         fp32, fp16 = (load_predictor(export_dir, "onnx", p, device=FLAGS.device) for p in ("fp32", "fp16"))
         result["accuracy"] = {"task": FLAGS.task, "split": FLAGS.split, **fp16_agreement(data, fp32, fp16)}
     write_json(os.path.join(FLAGS.output_dir, "bench.json"), result)
     print(result["device"])
     for r in rows:
-        print(f"{r['backend']:<36} batch {r['batch_size']:>4} seq {r['seq_len']}: {r['ms_median']:8.2f} ms "
-              f"(p90 {r['ms_p90']:.2f}), {r['queries_per_s']:8.0f} q/s, {r['speedup']:.2f}x")  # fmt: skip
+        print(
+            f"{r['backend']:<36} batch {r['batch_size']:>4} seq {r['seq_len']}: {r['ms_median']:8.2f} ms "
+            f"(p90 {r['ms_p90']:.2f}), {r['queries_per_s']:8.0f} q/s, {r['speedup']:.2f}x"
+        )
     if "accuracy" in result:
         print(json.dumps(result["accuracy"]))
 
@@ -101,8 +114,9 @@ def gpu_name():
     import subprocess
 
     try:
-        return subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
-                              text=True, check=True).stdout.strip()  # fmt: skip
+        return subprocess.run(
+            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown GPU (nvidia-smi failed)"
 

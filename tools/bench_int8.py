@@ -52,10 +52,10 @@ def main(argv):
     model, tokenizer = ff.from_pretrained(FLAGS.model), ff.load_tokenizer(FLAGS.model)
     qat_model = ff.from_pretrained(FLAGS.qat_model) if FLAGS.qat_model else None
     data_dir = FLAGS.data_dir or default_data_dir()
-    train = TaskData(task, "train", data_dir, tokenizer, FLAGS.max_length, max_examples=FLAGS.calibration_examples)
+    train = TaskData.read(task, "train", data_dir, tokenizer, FLAGS.max_length, max_examples=FLAGS.calibration_examples)
     calibration = [train.batch_inputs(model, np.arange(i, min(i + 16, len(train)))) for i in range(0, len(train), 16)]
     folders = export_variants(model, tokenizer, FLAGS.output_dir, calibration, qat_model)
-    evals = TaskData(task, FLAGS.split, data_dir, tokenizer, FLAGS.max_length)
+    evals = TaskData.read(task, FLAGS.split, data_dir, tokenizer, FLAGS.max_length)
 
     predictors, accuracy = {}, {}
     for label, (folder, backend, precision) in backends_of(folders).items():
@@ -71,8 +71,14 @@ def main(argv):
         rounds=FLAGS.rounds,
         threads=FLAGS.threads,
     )
-    result.update(task=task.name, split=FLAGS.split, model=FLAGS.model, qat_model=FLAGS.qat_model,
-                  calibration_examples=len(train), metrics=accuracy)  # fmt: skip
+    result.update(
+        task=task.name,
+        split=FLAGS.split,
+        model=FLAGS.model,
+        qat_model=FLAGS.qat_model,
+        calibration_examples=len(train),
+        metrics=accuracy,
+    )
     write_json(os.path.join(FLAGS.output_dir, "bench.json"), result)
     print(format_table(result))
     print(json.dumps(accuracy, indent=1))

@@ -16,8 +16,9 @@ from fastformers_tf import cli
 FLAGS = flags.FLAGS
 flags.DEFINE_string("task", "sst2", "Task name.")
 flags.DEFINE_string("split", "glue_dev", "Split whose texts are timed.")
-flags.DEFINE_list("models", None, "Model folders (keras) or export folders (onnx/tflite); the first is the baseline.",
-                  required=True)  # fmt: skip
+flags.DEFINE_list(
+    "models", None, "Model folders (keras) or export folders (onnx/tflite); the first is the baseline.", required=True
+)
 flags.DEFINE_string("data_dir", None, "Data directory (default ../shared/data).")
 flags.DEFINE_string("output", None, "Write the result here as JSON.")
 flags.DEFINE_integer("examples", 200, "Texts timed per model.", lower_bound=1)
@@ -43,16 +44,25 @@ def main(argv):
     task = get_task(FLAGS.task)
     path = os.path.join(FLAGS.data_dir or default_data_dir(), task.files[FLAGS.split])
     examples = task.read(path, FLAGS.split)[: FLAGS.examples]
-    result = compare_folders(FLAGS.models, examples, FLAGS.rounds, FLAGS.backend, FLAGS.precision,
-                             FLAGS.threads, FLAGS.max_length)  # fmt: skip
+    result = compare_folders(
+        FLAGS.models, examples, FLAGS.rounds, FLAGS.backend, FLAGS.precision, FLAGS.threads, FLAGS.max_length
+    )
     for name, row in result.items():
         metrics = os.path.join(os.path.dirname(os.path.normpath(name)), "metrics.json")
         if os.path.isfile(metrics):
             with open(metrics, encoding="utf-8") as f:
                 row["best"] = json.load(f).get("best")
         print(f"{row['median_ms']:8.2f} ms  {row['speedup']:5.2f}x  {row.get('best', '')}  {name}")
-    record = {"task": task.name, "split": FLAGS.split, "examples": len(examples), "backend": FLAGS.backend,
-              "threads": FLAGS.threads, "cpu": cpu_name(), "machine": platform.machine(), "models": result}  # fmt: skip
+    record = {
+        "task": task.name,
+        "split": FLAGS.split,
+        "examples": len(examples),
+        "backend": FLAGS.backend,
+        "threads": FLAGS.threads,
+        "cpu": cpu_name(),
+        "machine": platform.machine(),
+        "models": result,
+    }
     if FLAGS.output:
         write_json(FLAGS.output, record)
 

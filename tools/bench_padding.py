@@ -37,12 +37,15 @@ def main(argv):
     model = ff.from_pretrained(FLAGS.model)
     if isinstance(model, ff.TransformerEncoder):
         model = build_task_model(task, model)
-    data = TaskData(task, FLAGS.split, FLAGS.data_dir or default_data_dir(), ff.load_tokenizer(FLAGS.model),
-                    FLAGS.fixed_length)  # fmt: skip
+    data = TaskData.read(
+        task, FLAGS.split, FLAGS.data_dir or default_data_dir(), ff.load_tokenizer(FLAGS.model), FLAGS.fixed_length
+    )
     result = time_padding(model, data, FLAGS.batch_size, FLAGS.fixed_length, FLAGS.repeats)
     print(json.dumps({"task": task.name, "split": FLAGS.split, "model": FLAGS.model, **result}, indent=2))
-    print(f"vs padding to {FLAGS.fixed_length}: per-batch padding {result['speedup_dynamic']:.2f}x faster, "
-          f"length-sorted batches {result['speedup_sorted']:.2f}x faster")  # fmt: skip
+    print(
+        f"vs padding to {FLAGS.fixed_length}: per-batch padding {result['speedup_dynamic']:.2f}x faster, "
+        f"length-sorted batches {result['speedup_sorted']:.2f}x faster"
+    )
 
 
 if __name__ == "__main__":

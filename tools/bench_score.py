@@ -42,13 +42,13 @@ def commands(cores, output):
             "--threads=1",
             f"--direct_num_workers={cores}",
             "--direct_running_mode=multi_processing",
-        ],  # fmt: skip
+        ],
         f"score.py --model_copies={cores} --threads=1": [
             *score,
             f"--output={output}/c",
             "--threads=1",
             f"--model_copies={cores}",
-        ],  # fmt: skip
+        ],
     }
 
 

@@ -43,8 +43,10 @@ def main(argv):
 
     summary = distill(recipe)
     where = f"{recipe.resolved_output_dir()}/best"
-    print(f"teacher {summary['teacher_metrics']}; best student {summary['eval_split']} {summary['best']} "
-          f"at epoch {summary['best_epoch']}, {summary['wall_clock_s']} s; model in {where}")  # fmt: skip
+    print(
+        f"teacher {summary['teacher_metrics']}; best student {summary['eval_split']} {summary['best']} "
+        f"at epoch {summary['best_epoch']}, {summary['wall_clock_s']} s; model in {where}"
+    )
 
 
 if __name__ == "__main__":

@@ -85,8 +85,14 @@ def main(argv):
             model, FLAGS.backend, FLAGS.precision, FLAGS.threads, FLAGS.instances, max_length, FLAGS.batch_size
         )
         # Each member reads the split with its own tokenizer; the examples are the same.
-        data = TaskData(task, FLAGS.split, FLAGS.data_dir or default_data_dir(), predictor.tokenizer,
-                        predictor.max_length, holdout=holdout)  # fmt: skip
+        data = TaskData.read(
+            task,
+            FLAGS.split,
+            FLAGS.data_dir or default_data_dir(),
+            predictor.tokenizer,
+            predictor.max_length,
+            holdout=holdout,
+        )
         if predictor.labels is not None and len(predictor.labels) != len(task.labels):
             predictor.close()
             raise app.UsageError(

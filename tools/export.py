@@ -92,7 +92,7 @@ def main(argv):
     if (FLAGS.int8 or FLAGS.tflite) and calibrated:
         batches = calibration_batches(tokenizer, model.input)
     report = export_all(model, FLAGS.output_dir, tokenizer, options, batches, source=FLAGS.model)
-    for name, counts in report["fused_op_counts"].items():
+    for name, counts in report["op_counts"].items():
         fused = {op: n for op, n in counts.items() if op in FUSED_OPS}
         print(f"{name}: fused ops {json.dumps(fused)}")
     if "tflite_float_ops" in report:

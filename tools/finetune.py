@@ -22,8 +22,10 @@ def main(argv):
     from fastformers_tf.train.finetune import finetune
 
     summary = finetune(recipe)
-    print(f"best {summary['eval_split']} {summary['best']} at epoch {summary['best_epoch']}, "
-          f"{summary['wall_clock_s']} s; model in {recipe.resolved_output_dir()}/best")  # fmt: skip
+    print(
+        f"best {summary['eval_split']} {summary['best']} at epoch {summary['best_epoch']}, "
+        f"{summary['wall_clock_s']} s; model in {recipe.resolved_output_dir()}/best"
+    )
 
 
 if __name__ == "__main__":

@@ -80,9 +80,16 @@ def start_server():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    command = [sys.executable, os.path.join(TOOLS, "serve.py"), f"--model={FLAGS.model}", f"--port={port}",
-               f"--instances={FLAGS.instances}", f"--max_batch={FLAGS.max_batch}", f"--max_wait_ms={FLAGS.max_wait_ms}",
-               f"--batch_size={FLAGS.batch_size}"]  # fmt: skip
+    command = [
+        sys.executable,
+        os.path.join(TOOLS, "serve.py"),
+        f"--model={FLAGS.model}",
+        f"--port={port}",
+        f"--instances={FLAGS.instances}",
+        f"--max_batch={FLAGS.max_batch}",
+        f"--max_wait_ms={FLAGS.max_wait_ms}",
+        f"--batch_size={FLAGS.batch_size}",
+    ]
     command += [f"--precision={FLAGS.precision}"] if FLAGS.precision else []
     command += [f"--threads={FLAGS.threads}"] if FLAGS.threads else []
     # The server's output goes to a file: a pipe nobody reads would fill and block it.
@@ -134,8 +141,9 @@ def main(argv):
             )
             done = len(latencies)
             p50, p99 = (np.percentile(latencies, [50, 99]) * 1000) if done else (float("nan"),) * 2
-            rows.append((clients, done, len(failures), done / seconds, done * FLAGS.texts_per_request / seconds,
-                         p50, p99))  # fmt: skip
+            rows.append(
+                (clients, done, len(failures), done / seconds, done * FLAGS.texts_per_request / seconds, p50, p99)
+            )
             print(f"{clients} clients: {done} requests in {seconds:.1f} s", flush=True)
     finally:
         if server is not None:
@@ -154,15 +162,18 @@ def main(argv):
         from fastformers_tf.bench.timing import timed
         from fastformers_tf.runtime.load import load_predictor
 
-        with load_predictor(FLAGS.model, "auto", FLAGS.precision, FLAGS.threads, FLAGS.instances,
-                            batch_size=FLAGS.batch_size) as predictor:  # fmt: skip
+        with load_predictor(
+            FLAGS.model, "auto", FLAGS.precision, FLAGS.threads, FLAGS.instances, batch_size=FLAGS.batch_size
+        ) as predictor:
             sample = texts[: max(FLAGS.requests * FLAGS.texts_per_request, 1)]
             predictor.predict(sample[: FLAGS.batch_size])  # warm-up
             rate = len(sample) / timed(predictor.predict, sample)[0]
         best = max(row[4] for row in rows)
         ratio = f"the predictor's rate is {rate / best:.2f}x the server's" if best else "no request succeeded"
-        print(f"\nload_predictor(...).predict in one process, batches of {FLAGS.batch_size}: {rate:.1f} texts/s over "
-              f"{len(sample)} texts; the server's best is {best:.1f} texts/s ({ratio})")  # fmt: skip
+        print(
+            f"\nload_predictor(...).predict in one process, batches of {FLAGS.batch_size}: {rate:.1f} texts/s over "
+            f"{len(sample)} texts; the server's best is {best:.1f} texts/s ({ratio})"
+        )
 
 
 if __name__ == "__main__":

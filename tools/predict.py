@@ -65,9 +65,14 @@ def main(argv):
 
     texts = read_texts()
     with load_predictor(
-        FLAGS.model, FLAGS.backend, FLAGS.precision, FLAGS.threads, FLAGS.instances, FLAGS.max_length,
+        FLAGS.model,
+        FLAGS.backend,
+        FLAGS.precision,
+        FLAGS.threads,
+        FLAGS.instances,
+        FLAGS.max_length,
         FLAGS.batch_size,
-    ) as predictor:  # fmt: skip
+    ) as predictor:
         if "logits" in predictor.output_names:
             if FLAGS.labels:
                 raise app.UsageError("--labels is for zero-shot with an encoder; this model has its own labels.")

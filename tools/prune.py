@@ -52,9 +52,11 @@ def main(argv):
 
     result = prune_model(recipe)
     final = result.get("after_redistill", result["after_pruning"])["metrics"]
-    print(f"before {result['before']['metrics']}; pruned {result['after_pruning']['metrics']}; final {final}; "
-          f"heads {sum(result['after_pruning']['heads'])}, FFN units {sum(result['after_pruning']['ffn'])}; "
-          f"model in {out}/{'redistill/best' if 'after_redistill' in result else 'pruned'}")  # fmt: skip
+    print(
+        f"before {result['before']['metrics']}; pruned {result['after_pruning']['metrics']}; final {final}; "
+        f"heads {sum(result['after_pruning']['heads'])}, FFN units {sum(result['after_pruning']['ffn'])}; "
+        f"model in {out}/{'redistill/best' if 'after_redistill' in result else 'pruned'}"
+    )
 
 
 if __name__ == "__main__":

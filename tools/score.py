@@ -70,14 +70,23 @@ def main(argv):
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from fastformers_tf.runtime.beam import ExportModelHandler, ReadRows, counters, score_files
+    from fastformers_tf.score.handler import ExportModelHandler
+    from fastformers_tf.score.pipeline import counters, score_files
+    from fastformers_tf.score.read import ReadRows
 
     check_output_prefix(FLAGS.output)
     buckets = [int(b) for b in FLAGS.length_buckets] if FLAGS.length_buckets else None
     handler = ExportModelHandler(
-        FLAGS.model, FLAGS.backend, FLAGS.precision, FLAGS.model_copies, FLAGS.threads, FLAGS.max_length,
-        FLAGS.batch_size, max_batch_size=FLAGS.max_batch_size, length_buckets=buckets,
-    )  # fmt: skip
+        FLAGS.model,
+        FLAGS.backend,
+        FLAGS.precision,
+        FLAGS.model_copies,
+        FLAGS.threads,
+        FLAGS.max_length,
+        FLAGS.batch_size,
+        max_batch_size=FLAGS.max_batch_size,
+        length_buckets=buckets,
+    )
     read = ReadRows(FLAGS.format, FLAGS.text_column, FLAGS.text_pair_column, FLAGS.id_column, FLAGS.header)
     options = argv[1:]
     known = PipelineOptions(options).get_all_options()

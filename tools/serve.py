@@ -20,8 +20,9 @@ flags.DEFINE_string("host", "127.0.0.1", "Interface to listen on (0.0.0.0: every
 flags.DEFINE_integer("port", 8080, "Port to listen on.", lower_bound=0, upper_bound=65535)
 flags.DEFINE_integer("max_batch", 64, "Most texts per predictor call, and per request.", lower_bound=1)
 flags.DEFINE_float("max_wait_ms", 5.0, "Longest a request waits for others to join its batch.", lower_bound=0)
-flags.DEFINE_integer("max_request_bytes", 4 << 20, "Largest request body; a larger one is answered 413 unread.",
-                     lower_bound=1)  # fmt: skip
+flags.DEFINE_integer(
+    "max_request_bytes", 4 << 20, "Largest request body; a larger one is answered 413 unread.", lower_bound=1
+)
 flags.DEFINE_boolean("truncate", True, "Truncate texts over --max_length tokens (--notruncate: refuse them, 422).")
 flags.DEFINE_float("graceful_timeout_s", 30.0, "On SIGTERM, longest to wait for requests in flight.", lower_bound=0)
 cli.define_predictor_flags()
@@ -35,9 +36,14 @@ def main(argv):
     from fastformers_tf.serve.app import make_app
 
     predictor = load_predictor(
-        FLAGS.model, FLAGS.backend, FLAGS.precision, FLAGS.threads, FLAGS.instances, FLAGS.max_length,
+        FLAGS.model,
+        FLAGS.backend,
+        FLAGS.precision,
+        FLAGS.threads,
+        FLAGS.instances,
+        FLAGS.max_length,
         FLAGS.batch_size,
-    )  # fmt: skip
+    )
     if "logits" not in predictor.output_names:
         predictor.close()
         raise ValueError(f"--model={FLAGS.model} has no classification head (outputs {predictor.output_names}).")

@@ -51,8 +51,17 @@ def interleaved_timings(backends, inputs, iterations, rounds, warmup=2, pause=0.
     return {name: np.concatenate(t) for name, t in in_turns(backends, turn, rounds, pause).items()}
 
 
-def benchmark(backends, config, input_names, seq_lens=(32, 128), latency_iterations=50, throughput_batch=32,
-              throughput_iterations=5, threads=2, rounds=5):  # fmt: skip
+def benchmark(
+    backends,
+    config,
+    input_names,
+    seq_lens=(32, 128),
+    latency_iterations=50,
+    throughput_batch=32,
+    throughput_iterations=5,
+    threads=2,
+    rounds=5,
+):
     """Rows of latency (batch 1) and throughput (batch `throughput_batch`) per backend and length.
 
     Args:
@@ -86,9 +95,14 @@ def benchmark(backends, config, input_names, seq_lens=(32, 128), latency_iterati
         base = next(r for r in rows if r["seq_len"] == row["seq_len"])
         row["latency_speedup"] = base["latency_ms_median"] / row["latency_ms_median"]
         row["throughput_speedup"] = row["throughput_per_s"] / base["throughput_per_s"]
-    return {"cpu": cpu_name(), "threads": threads, "int8_gemm_peak_gops": peak / 1e9,
-            "gop_per_query": {t: encoder_ops(config, t) / 1e9 for t in seq_lens}, "layernorm_kernels": layernorm,
-            "rows": rows}  # fmt: skip
+    return {
+        "cpu": cpu_name(),
+        "threads": threads,
+        "int8_gemm_peak_gops": peak / 1e9,
+        "gop_per_query": {t: encoder_ops(config, t) / 1e9 for t in seq_lens},
+        "layernorm_kernels": layernorm,
+        "rows": rows,
+    }
 
 
 def format_table(result):
@@ -111,8 +125,10 @@ def format_table(result):
             f"{r['latency_speedup']:>7.2f}x {r['throughput_per_s']:>6.0f} {r['throughput_speedup']:>7.2f}x {share:>8}"
         )
     for seq_len in dict.fromkeys(r["seq_len"] for r in result["rows"]):
-        int8 = sorted((r for r in result["rows"] if r["seq_len"] == seq_len and "int8" in r["backend"]),
-                      key=lambda r: r["latency_ms_median"])  # fmt: skip
+        int8 = sorted(
+            (r for r in result["rows"] if r["seq_len"] == seq_len and "int8" in r["backend"]),
+            key=lambda r: r["latency_ms_median"],
+        )
         if int8:
             best = int8[0]["latency_ms_median"]
             ranked = ", ".join(f"{r['backend']} {r['latency_ms_median'] / best:.2f}x" for r in int8[1:])

@@ -38,9 +38,16 @@ def time_batches(backends, config, input_names, batch_sizes=(1, 32, 256), seq_le
         seconds = interleaved_timings(backends, inputs, iterations, rounds)
         for name in backends:
             median = float(np.median(seconds[name]))
-            rows.append({"backend": name, "batch_size": batch_size, "seq_len": seq_len, "ms_median": 1e3 * median,
-                         "ms_p90": 1e3 * float(np.percentile(seconds[name], 90)),
-                         "queries_per_s": batch_size / median})  # fmt: skip
+            rows.append(
+                {
+                    "backend": name,
+                    "batch_size": batch_size,
+                    "seq_len": seq_len,
+                    "ms_median": 1e3 * median,
+                    "ms_p90": 1e3 * float(np.percentile(seconds[name], 90)),
+                    "queries_per_s": batch_size / median,
+                }
+            )
     for row in rows:
         base = next(r for r in rows if r["batch_size"] == row["batch_size"])
         row["speedup"] = base["ms_median"] / row["ms_median"]

@@ -23,8 +23,13 @@ def export_variants(model, tokenizer, output_dir, calibration_batches, qat_model
         if source is None:
             continue
         folder = os.path.join(output_dir, name)
-        export_all(source, folder, tokenizer, ExportOptions(int8=True, int8_mode=mode, tflite=True),
-                   calibration_batches=None if name == "dynamic" else calibration_batches)  # fmt: skip
+        export_all(
+            source,
+            folder,
+            tokenizer,
+            ExportOptions(int8=True, int8_mode=mode, tflite=True),
+            calibration_batches=None if name == "dynamic" else calibration_batches,
+        )
         folders[name] = folder
     return folders
 

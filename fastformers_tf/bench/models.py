@@ -37,8 +37,7 @@ def compare(predictors, features_of, examples=200, rounds=5, pause=0.2):
     return {name: latency(values, base) for name, values in seconds.items()}
 
 
-def compare_folders(folders, examples, rounds=5, backend="keras", precision="fp32", threads=None,
-                    max_length=None):  # fmt: skip
+def compare_folders(folders, examples, rounds=5, backend="keras", precision="fp32", threads=None, max_length=None):
     """`compare` over model or export folders on task `examples` (batch 1), the first folder the baseline."""
     from fastformers_tf.runtime.load import load_predictor
 

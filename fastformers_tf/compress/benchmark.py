@@ -77,6 +77,16 @@ def task_metrics(data, logits_by_row):
     return data.task.metric(data.examples, softmax(logits))
 
 
+def throughput_pass(predictor, candidate, data, max_length, throughput_batch, workers=1):
+    """`(seconds, metrics)` of the whole split at `throughput_batch` texts per call, padded as `candidate` pads."""
+    pad_to = max_length if candidate.padding == "max" else None
+    many = padded_batches(
+        data.features, predictor.input_names, data.pad_id, throughput_batch, pad_to, by_length=not pad_to
+    )
+    seconds, logits = run_batches(predictor, many, workers)
+    return seconds, task_metrics(data, logits)
+
+
 def measure(predictor, candidate, data, timed_rows, throughput_batch, max_length, with_outputs=True):
     """One turn of `candidate`: batch-1 seconds over `timed_rows`, and (with outputs) the throughput pass.
 
@@ -84,16 +94,32 @@ def measure(predictor, candidate, data, timed_rows, throughput_batch, max_length
     task `metrics` of the throughput pass.
     """
     pad_to = max_length if candidate.padding == "max" else None
-    names = predictor.input_names
     # Queries in file order, as they would arrive.
-    singles = padded_batches(data.features, names, data.pad_id, 1, pad_to, rows=timed_rows, by_length=False)
+    singles = padded_batches(
+        data.features, predictor.input_names, data.pad_id, 1, pad_to, rows=timed_rows, by_length=False
+    )
     seconds, _ = run_batches(predictor, singles, candidate.instances)
     result = {"batch1_s": seconds}
     if with_outputs:
-        many = padded_batches(data.features, names, data.pad_id, throughput_batch, pad_to, by_length=not pad_to)
-        result["throughput_s"], logits = run_batches(predictor, many, candidate.instances)
-        result["metrics"] = task_metrics(data, logits)
+        result["throughput_s"], result["metrics"] = throughput_pass(
+            predictor, candidate, data, max_length, throughput_batch, candidate.instances
+        )
     return result
+
+
+def metrics_on(cands, open_predictor, data_of, throughput_batch):
+    """`{candidate: metrics}` on the data `data_of(model)` gives: one untimed pass per distinct outputs.
+
+    Candidates with the same `outputs_key` (they differ in workers or threads
+    only) compute the same logits, so each key is scored once.
+    """
+    by_outputs = {}
+    for c in cands:
+        if c.outputs_key not in by_outputs:
+            data, max_length = data_of(c.model)
+            with open_predictor(c) as predictor:
+                by_outputs[c.outputs_key] = throughput_pass(predictor, c, data, max_length, throughput_batch)[1]
+    return {c: by_outputs[c.outputs_key] for c in cands}
 
 
 def summarize(candidate, turns, examples, timed_count):

@@ -9,21 +9,38 @@ import io
 
 # Table 3's cumulative steps, in order: (label, test on a candidate record, given the model names present).
 STEPS = (
-    ("Baseline: teacher, Keras fp32, every query padded to the max length",
-     lambda r, m: r["model"] == m[0] and r["backend"] == "keras" and r["padding"] == "max"),
-    ("+ dynamic sequence length",
-     lambda r, m: r["model"] == m[0] and r["backend"] == "keras" and r["padding"] == "dynamic"),
+    (
+        "Baseline: teacher, Keras fp32, every query padded to the max length",
+        lambda r, m: r["model"] == m[0] and r["backend"] == "keras" and r["padding"] == "max",
+    ),
+    (
+        "+ dynamic sequence length",
+        lambda r, m: r["model"] == m[0] and r["backend"] == "keras" and r["padding"] == "dynamic",
+    ),
     ("+ knowledge distillation", lambda r, m: r["model"] == "distill" and r["backend"] == "keras"),
-    ("+ INT8 quantization and graph optimization (ONNX Runtime)",
-     lambda r, m: r["model"] == "distill" and r["backend"] == "onnx" and r["precision"] == "int8"
-     and r["instances"] == 1),
-    ("+ multi-instance", lambda r, m: r["model"] == "distill" and (r["backend"], r["precision"]) == ("onnx", "int8")
-     and r["instances"] > 1),
-    ("+ structured pruning", lambda r, m: r["model"] == "prune" and (r["backend"], r["precision"]) == ("onnx", "int8")
-     and r["instances"] > 1),
-    ("+ quantization-aware training (static INT8)", lambda r, m: r["model"] == "qat"
-     and (r["backend"], r["precision"]) == ("onnx", "int8") and r["instances"] > 1),
-)  # fmt: skip
+    (
+        "+ INT8 quantization and graph optimization (ONNX Runtime)",
+        lambda r, m: (
+            r["model"] == "distill" and r["backend"] == "onnx" and r["precision"] == "int8" and r["instances"] == 1
+        ),
+    ),
+    (
+        "+ multi-instance",
+        lambda r, m: (
+            r["model"] == "distill" and (r["backend"], r["precision"]) == ("onnx", "int8") and r["instances"] > 1
+        ),
+    ),
+    (
+        "+ structured pruning",
+        lambda r, m: (
+            r["model"] == "prune" and (r["backend"], r["precision"]) == ("onnx", "int8") and r["instances"] > 1
+        ),
+    ),
+    (
+        "+ quantization-aware training (static INT8)",
+        lambda r, m: r["model"] == "qat" and (r["backend"], r["precision"]) == ("onnx", "int8") and r["instances"] > 1,
+    ),
+)
 
 
 def main_metric(metrics):
@@ -52,11 +69,19 @@ def table_rows(records, models, examples, price_per_hour, instance_cores):
             continue
         base = base or record
         cost = dollars_per_100m(record, examples, price_per_hour, instance_cores)
-        rows.append({"step": label, "candidate": record["name"], "split_s": record["split_s"],
-                     "ms_per_query": record["ms_per_query"], "throughput_per_s": record["throughput_per_s"],
-                     "cumulative_speedup": round(base["split_s"] / record["split_s"], 2),
-                     "step_speedup": round((previous or record)["split_s"] / record["split_s"], 2),
-                     "metrics": record["metrics"], "dollars_per_100m": round(cost, 2)})  # fmt: skip
+        rows.append(
+            {
+                "step": label,
+                "candidate": record["name"],
+                "split_s": record["split_s"],
+                "ms_per_query": record["ms_per_query"],
+                "throughput_per_s": record["throughput_per_s"],
+                "cumulative_speedup": round(base["split_s"] / record["split_s"], 2),
+                "step_speedup": round((previous or record)["split_s"] / record["split_s"], 2),
+                "metrics": record["metrics"],
+                "dollars_per_100m": round(cost, 2),
+            }
+        )
         previous = record
     return rows
 
@@ -107,33 +132,48 @@ def markdown(report):
             f"{row['step_speedup']:.2f}x | {row['cumulative_speedup']:.2f}x | {_pct(main_metric(row['metrics'])[1])} | "
             f"{row['dollars_per_100m']:.2f} | {row['throughput_per_s']:.1f} |"
         )
-    lines += ["", f"## Backends on the final model ({report['final_model']}, one instance)", "",
-              f"| backend | ms/query | speed-up vs Keras | {metric} | batch-{b['throughput_batch']} queries/s |",
-              "|---|---:|---:|---:|---:|"]  # fmt: skip
+    lines += [
+        "",
+        f"## Backends on the final model ({report['final_model']}, one instance)",
+        "",
+        f"| backend | ms/query | speed-up vs Keras | {metric} | batch-{b['throughput_batch']} queries/s |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for row in report["backends"]:
-        lines.append(f"| {row['backend']}/{row['precision']} | {row['ms_per_query']:.2f} | {row['vs_keras']:.2f}x | "
-                     f"{_pct(main_metric(row['metrics'])[1])} | {row['throughput_per_s']:.1f} |")  # fmt: skip
+        lines.append(
+            f"| {row['backend']}/{row['precision']} | {row['ms_per_query']:.2f} | {row['vs_keras']:.2f}x | "
+            f"{_pct(main_metric(row['metrics'])[1])} | {row['throughput_per_s']:.1f} |"
+        )
     same = sel["split"] == b["report_split"]
     selection_column = "" if same else f" {metric} ({sel['split']}) |"
-    lines += ["", "## Every candidate", "",
-              f"| candidate | ms/query | speed-up vs baseline | {metric} ({b['report_split']}) |{selection_column} "
-              "within budget |", "|---|---:|---:|---:|" + ("" if same else "---:|") + "---|"]  # fmt: skip
+    lines += [
+        "",
+        "## Every candidate",
+        "",
+        f"| candidate | ms/query | speed-up vs baseline | {metric} ({b['report_split']}) |{selection_column} "
+        "within budget |",
+        "|---|---:|---:|---:|" + ("" if same else "---:|") + "---|",
+    ]
     base = b["records"][0]["split_s"]
     for r in b["records"]:
         mark = " **(picked)**" if r["name"] == sel["picked"]["name"] else ""
         selection = main_metric(r["selection_metrics"])[1]
         within = "not a candidate" if r["padding"] == "max" else "yes" if within_budget(r, sel["floor"]) else "no"
-        lines.append(f"| {r['name']}{mark} | {r['ms_per_query']:.2f} | {base / r['split_s']:.2f}x | "
-                     f"{_pct(main_metric(r['metrics'])[1])} |" + ("" if same else f" {_pct(selection)} |")
-                     + f" {within} |")  # fmt: skip
+        lines.append(
+            f"| {r['name']}{mark} | {r['ms_per_query']:.2f} | {base / r['split_s']:.2f}x | "
+            f"{_pct(main_metric(r['metrics'])[1])} |" + ("" if same else f" {_pct(selection)} |") + f" {within} |"
+        )
     lines += ["", "## Pick", "", sel["line"], ""]
     holdout = b.get("holdout")
     if holdout:
         lines += [holdout_line(holdout, b["report_split"]), ""]
     if sel["split"] == b["report_split"]:
-        lines += [f"The pick and the report use the same split ({sel['split']}): the picked model's {metric} above "
-                  "is the number it was picked on, so it is optimistic. Pass "
-                  "`--params_override=compress.selection_split=SPLIT` to pick on another split.", ""]  # fmt: skip
+        lines += [
+            f"The pick and the report use the same split ({sel['split']}): the picked model's {metric} above "
+            "is the number it was picked on, so it is optimistic. Pass "
+            "`--params_override=compress.selection_split=SPLIT` to pick on another split.",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -165,17 +205,37 @@ def plot(report):
     for r in b["records"]:
         color = colors.setdefault(r["model"], f"C{len(colors)}")
         hollow = r["precision"] == "fp32"
-        ax.scatter(r["queries_per_s"], 100 * main_metric(r["metrics"])[1], marker=markers[r["backend"]], s=30 + 25 *
-                   r["instances"], facecolors="none" if hollow else color, edgecolors=color, label=None)  # fmt: skip
+        ax.scatter(
+            r["queries_per_s"],
+            100 * main_metric(r["metrics"])[1],
+            marker=markers[r["backend"]],
+            s=30 + 25 * r["instances"],
+            facecolors="none" if hollow else color,
+            edgecolors=color,
+            label=None,
+        )
     for model, color in colors.items():
         ax.scatter([], [], color=color, label=model)
     for backend, marker in markers.items():
         ax.scatter([], [], marker=marker, color="gray", label=f"{backend} (hollow: fp32)")
     p = sel["picked"]
-    ax.scatter(p["queries_per_s"], 100 * main_metric(p["metrics"])[1], marker="*", s=400, color="gold",
-               edgecolors="black", zorder=5, label=f"picked: {p['name']}")  # fmt: skip
-    ax.axhline(100 * sel["floor"], color="gray", linestyle="--", linewidth=1,
-               label=f"budget: {sel['max_accuracy_drop']} points below the teacher ({sel['split']})")  # fmt: skip
+    ax.scatter(
+        p["queries_per_s"],
+        100 * main_metric(p["metrics"])[1],
+        marker="*",
+        s=400,
+        color="gold",
+        edgecolors="black",
+        zorder=5,
+        label=f"picked: {p['name']}",
+    )
+    ax.axhline(
+        100 * sel["floor"],
+        color="gray",
+        linestyle="--",
+        linewidth=1,
+        label=f"budget: {sel['max_accuracy_drop']} points below the teacher ({sel['split']})",
+    )
     ax.set_xscale("log")
     ax.set_xlabel(f"queries per second, batch 1 ({b['cores']} cores of {b['cpu']})")
     ax.set_ylabel(f"{report['metric']} on {b['report_split']} (%)")

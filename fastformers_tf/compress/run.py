@@ -63,8 +63,10 @@ def check(recipe, stages=None):
     if cfg.teacher:
         limit = _saved_max_tokens(cfg.teacher)
         if limit is not None and recipe.finetune.max_length > limit:
-            raise RecipeError(f"finetune.max_length={recipe.finetune.max_length} (the teacher's) exceeds the {limit} "
-                              f"tokens the position table of --teacher={cfg.teacher} covers.")  # fmt: skip
+            raise RecipeError(
+                f"finetune.max_length={recipe.finetune.max_length} (the teacher's) exceeds the {limit} "
+                f"tokens the position table of --teacher={cfg.teacher} covers."
+            )
     _check_split_files(recipe, task, stages)
     return [s for s in STAGES if s in stages]
 
@@ -125,6 +127,7 @@ class Job:
         self.task = get_task(recipe.task)
         self.workdir = os.path.abspath(workdir_of(recipe))
         self.records = {}
+        self.data = {}  # (model, split) -> TaskData, read by the benchmark
 
     def log(self, line):
         if self.verbose:
@@ -196,8 +199,9 @@ class Job:
             self.check_holdout(stage)
             key = stage_key(self.recipe, stage, self.upstream(stage), self.extra(stage))
             body = getattr(self, f"_{stage}")
-            self.records[stage] = run_stage(self.workdir, stage, key, self.recipe, body, self.log,
-                                            (number, len(stages)))  # fmt: skip
+            self.records[stage] = run_stage(
+                self.workdir, stage, key, self.recipe, body, self.log, (number, len(stages))
+            )
             shutil.rmtree(self.resume_dir(stage), ignore_errors=True)  # complete: nothing to resume
         with contextlib.suppress(OSError):
             os.rmdir(os.path.dirname(self.resume_dir("teacher")))  # when no stage left a checkpoint behind
@@ -219,16 +223,21 @@ class Job:
         from fastformers_tf.distill.run import distill
 
         section = dataclasses.replace(self.recipe.distill, teacher=self.records["teacher"]["model_dir"])
-        summary = distill(self.sub_recipe(folder, distill=section), verbose=self.verbose,
-                          resume_dir=self.resume_dir("distill"))  # fmt: skip
+        summary = distill(
+            self.sub_recipe(folder, distill=section), verbose=self.verbose, resume_dir=self.resume_dir("distill")
+        )
         return {"model_dir": self.final_path("distill", "best"), "metrics": summary["best"]}
 
     def _prune(self, folder):
         from fastformers_tf.prune.run import check as check_prune
         from fastformers_tf.prune.run import prune_model
 
-        section = dataclasses.replace(self.recipe.prune, model=self.records["distill"]["model_dir"],
-                                      teacher=self.records["teacher"]["model_dir"], sweep=[])  # fmt: skip
+        section = dataclasses.replace(
+            self.recipe.prune,
+            model=self.records["distill"]["model_dir"],
+            teacher=self.records["teacher"]["model_dir"],
+            sweep=[],
+        )
         if not (section.target_heads or section.target_ffn or section.target_params):
             section = dataclasses.replace(section, target_params=self.cfg.prune_target_params)
         sub = self.sub_recipe(folder, prune=section)
@@ -237,20 +246,33 @@ class Job:
         redistilled = "after_redistill" in result
         model_dir = self.final_path("prune", "redistill", "best") if redistilled else self.final_path("prune", "pruned")
         final = result["after_redistill"] if redistilled else result["after_pruning"]
-        return {"model_dir": model_dir, "metrics": final["metrics"],
-                "layer_params": result["after_pruning"]["layer_params"]}  # fmt: skip
+        return {
+            "model_dir": model_dir,
+            "metrics": final["metrics"],
+            "layer_params": result["after_pruning"]["layer_params"],
+        }
 
     def _qat(self, folder):
         from fastformers_tf.distill.run import distill
 
         last = "prune" if "prune" in self.records else "distill"
         section = dataclasses.replace(
-            self.recipe.distill, teacher=self.records["teacher"]["model_dir"], student=self.records[last]["model_dir"],
-            keep_layers=[], num_layers=0, hidden_dim=0, num_heads=0, intermediate_dim=0, activation="",
-            quantize_aware=True, epochs=self.cfg.qat_epochs, learning_rate=self.cfg.qat_learning_rate,
-        )  # fmt: skip
-        summary = distill(self.sub_recipe(folder, distill=section), verbose=self.verbose,
-                          resume_dir=self.resume_dir("qat"))  # fmt: skip
+            self.recipe.distill,
+            teacher=self.records["teacher"]["model_dir"],
+            student=self.records[last]["model_dir"],
+            keep_layers=[],
+            num_layers=0,
+            hidden_dim=0,
+            num_heads=0,
+            intermediate_dim=0,
+            activation="",
+            quantize_aware=True,
+            epochs=self.cfg.qat_epochs,
+            learning_rate=self.cfg.qat_learning_rate,
+        )
+        summary = distill(
+            self.sub_recipe(folder, distill=section), verbose=self.verbose, resume_dir=self.resume_dir("qat")
+        )
         return {"model_dir": self.final_path("qat", "best"), "from": last, "metrics": summary["best"]}
 
     def resume_dir(self, stage):
@@ -286,75 +308,114 @@ class Job:
             self.log(f"[export] {name}: {model_dir}")
             # The QAT model's INT8 files carry its trained ranges; its fp32 ones are its float copy.
             model_options = dataclasses.replace(options, int8_mode="qat", fp16=False) if name == "qat" else options
-            info = export_all(load_model(model_dir), os.path.join(folder, name), load_tokenizer(model_dir),
-                              model_options, source=model_dir)  # fmt: skip
-            exports[name] = {"dir": self.final_path("export", name), "model_dir": model_dir, "files": info["files"],
-                             "fused_op_counts": info["fused_op_counts"]}  # fmt: skip
+            info = export_all(
+                load_model(model_dir),
+                os.path.join(folder, name),
+                load_tokenizer(model_dir),
+                model_options,
+                source=model_dir,
+            )
+            exports[name] = {
+                "dir": self.final_path("export", name),
+                "model_dir": model_dir,
+                "files": info["files"],
+                "op_counts": info["op_counts"],
+            }
         return {"exports": exports}
 
-    def _benchmark(self, folder):
-        from fastformers_tf.compress.benchmark import candidates, run_batches, run_benchmark, task_metrics
-        from fastformers_tf.cpu import cpu_name
-        from fastformers_tf.data.batching import padded_batches
+    def split_data(self, model, split):
+        """The `TaskData` of `split` tokenized for the exported `model` (read once per job), and its max length."""
+        from fastformers_tf.models.pretrained import load_tokenizer
+        from fastformers_tf.train.tasks import TaskData
+
+        if (model, split) not in self.data:
+            model_dir = self.records["export"]["exports"][model]["model_dir"]
+            self.data[model, split] = TaskData.read(
+                self.task,
+                split,
+                self.recipe.resolved_data_dir(),
+                load_tokenizer(model_dir),
+                self.max_length(model),
+                self.recipe.resolved_cache_dir(),
+                holdout=self.recipe.holdout_spec(),
+            )
+        return self.data[model, split], self.max_length(model)
+
+    def open_candidate(self, c, instances=None, threads=None):
+        """A predictor of candidate `c` (Keras from its model folder, else from the export stage's files)."""
         from fastformers_tf.runtime.load import load_predictor
+
+        export = self.records["export"]["exports"][c.model]
+        max_length = self.max_length(c.model)
+        if c.backend == "keras":  # TensorFlow keeps the thread count it started with (all cores)
+            return load_predictor(export["model_dir"], "keras", max_length=max_length)
+        return load_predictor(
+            export["dir"],
+            c.backend,
+            c.precision,
+            threads=threads or c.threads,
+            instances=instances or c.instances,
+            max_length=max_length,
+        )
+
+    def _benchmark(self, folder):
+        from fastformers_tf.compress.benchmark import candidates, metrics_on, run_benchmark
+        from fastformers_tf.cpu import cpu_name
         from fastformers_tf.runtime.multi_instance import physical_cores
 
-        cfg, recipe = self.cfg, self.recipe
+        cfg = self.cfg
         exports = self.records["export"]["exports"]
         models = {name: export["model_dir"] for name, export in exports.items()}  # what the export stage exported
         cores = cfg.threads or len(physical_cores())
-        report_split = cfg.report_split or recipe.distill.eval_split
+        report_split = cfg.report_split or self.recipe.distill.eval_split
         selection_split = cfg.selection_split or report_split
-        data = {(name, split): None for name in models for split in {report_split, selection_split}}
-
-        def data_of(model, split=report_split):
-            from fastformers_tf.models.pretrained import load_tokenizer
-            from fastformers_tf.train.tasks import TaskData
-
-            if data[model, split] is None:
-                data[model, split] = TaskData(self.task, split, recipe.resolved_data_dir(),
-                                              load_tokenizer(models[model]), self.max_length(model),
-                                              recipe.resolved_cache_dir(), holdout=recipe.holdout_spec())  # fmt: skip
-            return data[model, split], self.max_length(model)
-
-        def open_predictor(c, instances=None, threads=None):
-            max_length = self.max_length(c.model)
-            if c.backend == "keras":  # TensorFlow keeps the thread count it started with (all cores)
-                return load_predictor(models[c.model], "keras", max_length=max_length)
-            return load_predictor(exports[c.model]["dir"], c.backend, c.precision, threads=threads or c.threads,
-                                  instances=instances or c.instances, max_length=max_length)  # fmt: skip
 
         # The QAT model is timed only at INT8: its fp32 files are its float copy, its Keras model fake-quantizes.
-        cands = [c for c in candidates(list(models), cfg.backends, cfg.instances, cores)
-                 if c.model != "qat" or c.precision == "int8"]  # fmt: skip
+        cands = [
+            c
+            for c in candidates(list(models), cfg.backends, cfg.instances, cores)
+            if c.model != "qat" or c.precision == "int8"
+        ]
         self.log(f"[benchmark] {len(cands)} candidates on {self.task.name}/{report_split}, {cores} cores")
-        records = run_benchmark(cands, open_predictor, data_of, cfg.throughput_batch, cfg.bench_examples,
-                                cfg.bench_rounds, progress=self.verbose > 0)  # fmt: skip
-        by_outputs = {}
+        records = run_benchmark(
+            cands,
+            self.open_candidate,
+            lambda model: self.split_data(model, report_split),
+            cfg.throughput_batch,
+            cfg.bench_examples,
+            cfg.bench_rounds,
+            progress=self.verbose > 0,
+        )
+        if selection_split == report_split:
+            selection = {c: record["metrics"] for c, record in zip(cands, records, strict=True)}
+        else:
+            selection = metrics_on(
+                cands,
+                lambda c: self.open_candidate(c, instances=1, threads=cores),
+                lambda model: self.split_data(model, selection_split),
+                cfg.throughput_batch,
+            )
         for c, record in zip(cands, records, strict=True):
-            if selection_split == report_split:
-                record["selection_metrics"] = record["metrics"]
-                continue
-            if c.outputs_key not in by_outputs:
-                split_data, max_length = data_of(c.model, selection_split)
-                with open_predictor(c, instances=1, threads=cores) as predictor:
-                    pad_to = max_length if c.padding == "max" else None
-                    many = padded_batches(split_data.features, predictor.input_names, split_data.pad_id,
-                                          cfg.throughput_batch, pad_to, by_length=not pad_to)  # fmt: skip
-                    by_outputs[c.outputs_key] = task_metrics(split_data, run_batches(predictor, many)[1])
-            record["selection_metrics"] = by_outputs[c.outputs_key]
-        report_data, _ = data_of(next(iter(models)))
+            record["selection_metrics"] = selection[c]
+        report_data, _ = self.split_data(next(iter(models)), report_split)
         result = {
-            "task": self.task.name, "cpu": cpu_name(), "cores": cores, "date": _today(),
-            "report_split": report_split, "selection_split": selection_split, "examples": len(report_data),
+            "task": self.task.name,
+            "cpu": cpu_name(),
+            "cores": cores,
+            "date": _today(),
+            "report_split": report_split,
+            "selection_split": selection_split,
+            "examples": len(report_data),
             "timed_examples": min(cfg.bench_examples or len(report_data), len(report_data)),
-            "rounds": cfg.bench_rounds, "throughput_batch": cfg.throughput_batch, "models": models,
+            "rounds": cfg.bench_rounds,
+            "throughput_batch": cfg.throughput_batch,
+            "models": models,
             "baseline": "the teacher as fastformers_tf's Keras model (tf.function), fp32, every query padded to "
-                        f"{self.max_length(next(iter(models)))} tokens; transformers' own TF classes cannot load a "
-                        "fastformers_tf model folder",
+            f"{self.max_length(next(iter(models)))} tokens; transformers' own TF classes cannot load a "
+            "fastformers_tf model folder",
             "records": records,
             "holdout": self.holdout_record(),
-        }  # fmt: skip
+        }
         artifacts.write_json(os.path.join(folder, BENCHMARK_FILE), result)
         return {"candidates": len(records), "file": self.final_path("benchmark", BENCHMARK_FILE)}
 
@@ -379,24 +440,43 @@ class Job:
         final = [r for r in records if r["model"] == final_model and r["instances"] == 1 and r["padding"] == "dynamic"]
         keras_s = next((r["split_s"] for r in final if r["backend"] == "keras"), None)
         report = {
-            "task": self.task.name, "metric": metric, "benchmark": bench, "final_model": final_model,
-            "price_per_hour": cfg.price_per_hour, "instance_cores": cfg.instance_cores,
+            "task": self.task.name,
+            "metric": metric,
+            "benchmark": bench,
+            "final_model": final_model,
+            "price_per_hour": cfg.price_per_hour,
+            "instance_cores": cfg.instance_cores,
             "instance_name": cfg.instance_name,
             "table": reports.table_rows(records, models, bench["examples"], cfg.price_per_hour, cfg.instance_cores),
-            "backends": [{**{k: r[k] for k in ("backend", "precision", "ms_per_query", "throughput_per_s", "metrics")},
-                          "vs_keras": round((keras_s or r["split_s"]) / r["split_s"], 2)} for r in final],
-            "selection": {"split": bench["selection_split"], "max_accuracy_drop": cfg.max_accuracy_drop,
-                          "teacher": ref, "floor": floor, "picked": picked, "line": line,
-                          "same_split_as_report": bench["selection_split"] == bench["report_split"]},
-        }  # fmt: skip
+            "backends": [
+                {
+                    **{k: r[k] for k in ("backend", "precision", "ms_per_query", "throughput_per_s", "metrics")},
+                    "vs_keras": round((keras_s or r["split_s"]) / r["split_s"], 2),
+                }
+                for r in final
+            ],
+            "selection": {
+                "split": bench["selection_split"],
+                "max_accuracy_drop": cfg.max_accuracy_drop,
+                "teacher": ref,
+                "floor": floor,
+                "picked": picked,
+                "line": line,
+                "same_split_as_report": bench["selection_split"] == bench["report_split"],
+            },
+        }
         export_dir = os.path.join(self.workdir, "export", picked["model"])
         write_selected(picked, bench["models"][picked["model"]], export_dir, os.path.join(folder, "selected"), line)
         artifacts.write_json(os.path.join(folder, "report.json"), report)
         artifacts.write_text(os.path.join(folder, "report.md"), reports.markdown(report))
         artifacts.write_bytes(os.path.join(folder, "report.png"), reports.plot(report))
         self.log(line)
-        return {"picked": picked["name"], "line": line, "selected": self.final_path("select", "selected"),
-                "report": self.final_path("select", "report.md")}  # fmt: skip
+        return {
+            "picked": picked["name"],
+            "line": line,
+            "selected": self.final_path("select", "selected"),
+            "report": self.final_path("select", "report.md"),
+        }
 
 
 def _today():
@@ -432,8 +512,12 @@ def write_selected(record, model_dir, export_dir, target, line):
             shutil.copyfile(source.path(name), os.path.join(folder, name))  # checksum verified first
         selection = {"picked": record["name"], "line": line, "serve": serve}
         if kind == EXPORT_KIND:
-            info = {**export.info, "files": {f"{record['backend']}/{record['precision']}": chosen}, "serve": serve,
-                    "selection": selection}  # fmt: skip
+            info = {
+                **export.info,
+                "files": {f"{record['backend']}/{record['precision']}": chosen},
+                "serve": serve,
+                "selection": selection,
+            }
             artifacts.write_json(os.path.join(folder, EXPORT_INFO_FILE), info)
         else:
             artifacts.write_json(os.path.join(folder, "selection.json"), selection)
@@ -449,6 +533,8 @@ def compress(recipe, stages=None, verbose=1):
     job = Job(recipe, verbose)
     records = job.run(stages)
     if "select" in records:
-        job.log(f"report: {records['select']['report']}\nserve the pick: python tools/predict.py "
-                f"--model={records['select']['selected']} --text=...")  # fmt: skip
+        job.log(
+            f"report: {records['select']['report']}\nserve the pick: python tools/predict.py "
+            f"--model={records['select']['selected']} --text=..."
+        )
     return records

@@ -60,32 +60,79 @@ ENVIRONMENT = ("data_dir", "output_dir", "cache_dir", "strategy")
 TABLE = {
     stage.name: stage
     for stage in (
-        Stage("teacher", (), ("model", "finetune", "compress.teacher"),
-              "fine-tunes `model` with the `finetune:` section, or checks the `--teacher` folder",
-              "`teacher/best/`", model=True),
-        Stage("distill", ("teacher",), ("distill",),
-              "distils the teacher into `distill.student` (`teacher`: the teacher's own folder, cut by "
-              "`keep_layers`)", "`distill/best/`", model=True),
-        Stage("prune", ("teacher", "distill"), ("distill", "prune", "compress.prune_target_params"),
-              "scores, prunes to `prune.target_params` (else `compress.prune_target_params`, 0.5) and re-distils",
-              "`prune/redistill/best/`", model=True, optional=True),
-        Stage("qat", ("teacher", "distill", "prune"), ("distill", "compress.qat_epochs", "compress.qat_learning_rate"),
-              "distils the last model again for `compress.qat_epochs` through 8-bit fake quantization; its INT8 "
-              "files come from its trained ranges, and only they are timed", "`qat/best/`",
-              model=True, optional=True, opt_in=True),
-        Stage("export", ("teacher", "distill", "prune", "qat"), ("compress.backends",),
-              "fused fp32, dynamic INT8 and FP16 ONNX of every model; fp32/INT8 TFLite when a TFLite candidate is "
-              "timed", "`export/<model>/`"),
-        Stage("benchmark", ("export",),
-              ("compress.report_split", "compress.selection_split", "compress.backends", "compress.instances",
-               "compress.threads", "compress.bench_examples", "compress.bench_rounds", "compress.throughput_batch"),
-              "times every candidate on the report split, side by side in one process", "`benchmark/benchmark.json`"),
-        Stage("select", ("benchmark",),
-              ("compress.max_accuracy_drop", "compress.price_per_hour", "compress.instance_cores",
-               "compress.instance_name"),
-              "the report and the pick", "`select/report.{md,json,png}`, `select/selected/`"),
+        Stage(
+            "teacher",
+            (),
+            ("model", "finetune", "compress.teacher"),
+            "fine-tunes `model` with the `finetune:` section, or checks the `--teacher` folder",
+            "`teacher/best/`",
+            model=True,
+        ),
+        Stage(
+            "distill",
+            ("teacher",),
+            ("distill",),
+            "distils the teacher into `distill.student` (`teacher`: the teacher's own folder, cut by `keep_layers`)",
+            "`distill/best/`",
+            model=True,
+        ),
+        Stage(
+            "prune",
+            ("teacher", "distill"),
+            ("distill", "prune", "compress.prune_target_params"),
+            "scores, prunes to `prune.target_params` (else `compress.prune_target_params`, 0.5) and re-distils",
+            "`prune/redistill/best/`",
+            model=True,
+            optional=True,
+        ),
+        Stage(
+            "qat",
+            ("teacher", "distill", "prune"),
+            ("distill", "compress.qat_epochs", "compress.qat_learning_rate"),
+            "distils the last model again for `compress.qat_epochs` through 8-bit fake quantization; its INT8 "
+            "files come from its trained ranges, and only they are timed",
+            "`qat/best/`",
+            model=True,
+            optional=True,
+            opt_in=True,
+        ),
+        Stage(
+            "export",
+            ("teacher", "distill", "prune", "qat"),
+            ("compress.backends",),
+            "fused fp32, dynamic INT8 and FP16 ONNX of every model; fp32/INT8 TFLite when a TFLite candidate is timed",
+            "`export/<model>/`",
+        ),
+        Stage(
+            "benchmark",
+            ("export",),
+            (
+                "compress.report_split",
+                "compress.selection_split",
+                "compress.backends",
+                "compress.instances",
+                "compress.threads",
+                "compress.bench_examples",
+                "compress.bench_rounds",
+                "compress.throughput_batch",
+            ),
+            "times every candidate on the report split, side by side in one process",
+            "`benchmark/benchmark.json`",
+        ),
+        Stage(
+            "select",
+            ("benchmark",),
+            (
+                "compress.max_accuracy_drop",
+                "compress.price_per_hour",
+                "compress.instance_cores",
+                "compress.instance_name",
+            ),
+            "the report and the pick",
+            "`select/report.{md,json,png}`, `select/selected/`",
+        ),
     )
-}  # fmt: skip
+}
 STAGES = tuple(TABLE)
 OPT_IN_STAGES = tuple(name for name, stage in TABLE.items() if stage.opt_in)
 MODEL_STAGES = tuple(name for name, stage in TABLE.items() if stage.model)

@@ -122,9 +122,16 @@ _MEMORY = {}
 def cached_features(task, split, path, examples, tokenizer, max_length, cache_dir=None):
     """`tokenize(...)` cached per (tokenizer, task, split, max_length, data file version)."""
     key_text = json.dumps(
-        [type(tokenizer).__name__, tokenizer.name_or_path, len(tokenizer), task.name, split, max_length,
-         fingerprint(path)]
-    )  # fmt: skip
+        [
+            type(tokenizer).__name__,
+            tokenizer.name_or_path,
+            len(tokenizer),
+            task.name,
+            split,
+            max_length,
+            fingerprint(path),
+        ]
+    )
     key = hashlib.sha1(key_text.encode()).hexdigest()[:16]
     if key in _MEMORY:
         return _MEMORY[key]

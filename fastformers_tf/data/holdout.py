@@ -3,7 +3,7 @@
 Where a task has no labeled split besides the one it is reported on (RTE's
 val, SST-2's glue_dev), the best epoch, the pruning size and the pick of the
 main job would otherwise be made on the report split. `carve` cuts a seeded,
-label-stratified hold-out from train; `TaskData(..., holdout=spec)` then reads
+label-stratified hold-out from train; `TaskData.read(..., holdout=spec)` then reads
 split "holdout" as that part and split "train" as the rest, for every stage.
 
 Phrase tasks (SST-2, `Task.nested_phrases`): GLUE's SST-2 train set holds
@@ -136,8 +136,12 @@ class Carve:
         return _text_of(example) not in self._blocked
 
     def record(self):
-        return {"train": len(self.train), "holdout": len(self.holdout), "dropped": len(self.dropped),
-                "candidates": self.candidates}  # fmt: skip
+        return {
+            "train": len(self.train),
+            "holdout": len(self.holdout),
+            "dropped": len(self.dropped),
+            "candidates": self.candidates,
+        }
 
 
 def carve(examples, spec, nested_phrases=False):

@@ -139,8 +139,9 @@ def read_tsv(path, header=True, errors="raise", stream=None):
         (2, {'sentence': 'the expressive power of the camera ', 'label': '1'})
     """
     lines = read_lines(path, errors, stream)
-    return _by_header(path, ((n, line if isinstance(line, DataError) else line.split("\t")) for n, line in lines),
-                      header, errors)  # fmt: skip
+    return _by_header(
+        path, ((n, line if isinstance(line, DataError) else line.split("\t")) for n, line in lines), header, errors
+    )
 
 
 def _undecodable(fields):

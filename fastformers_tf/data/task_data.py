@@ -5,33 +5,56 @@ the serving install. Training adds a `tf.data` pipeline on top
 (`fastformers_tf.train.tasks.TaskData`).
 """
 
+import dataclasses
 import os
 
 import numpy as np
 
-from fastformers_tf.data.batching import cached_features, pad_batch, softmax
+from fastformers_tf.data.batching import Features, cached_features, pad_batch, softmax
 from fastformers_tf.data.examples import DataError
 from fastformers_tf.data.holdout import HOLDOUT, carve
 
 
+@dataclasses.dataclass(eq=False)
 class TaskData:
-    """One split of a task: its examples and cached tokenized features.
+    """One split of a task: its examples and their tokenized features (`TaskData.read` loads one).
 
-    Args:
-        task: a `Task`.
-        split: split name, e.g. "train" or "val".
-        data_dir: the data directory the task's file paths are relative to.
-        tokenizer: the model's tokenizer.
-        max_length: tokens kept per example.
-        cache_dir: where tokenized features are cached (None: memory only).
-        max_examples: 0 for all, else a random subset of this size (`seed`).
-        holdout: a `HoldoutSpec` (or None): split "holdout" is then the part
-            carved from `holdout.split`, and that split is the rest
-            (`fastformers_tf.data.holdout`); `carve` holds the cut.
+    Attributes:
+        task: the `Task`.
+        split: the split's name, e.g. "train", "val" or "holdout".
+        path: the file its examples were read from.
+        examples: the `Example`s, in file order (less a carved hold-out or a subset).
+        features: their tokenized rows (`fastformers_tf.data.batching.Features`).
+        pad_id: the tokenizer's padding id.
+        key: names the rows (split, hold-out, subset) in feature and logit caches.
+        carve: the `holdout.Carve` of the file when the split was carved, else None.
     """
 
-    def __init__(self, task, split, data_dir, tokenizer, max_length, cache_dir=None, max_examples=0, seed=0,
-                 holdout=None):  # fmt: skip
+    task: object
+    split: str
+    path: str
+    examples: list
+    features: object
+    pad_id: int
+    key: str
+    carve: object = None
+
+    @classmethod
+    def read(cls, task, split, data_dir, tokenizer, max_length, cache_dir=None, max_examples=0, seed=0, holdout=None):
+        """Reads and tokenizes (through the feature cache) one split of `task`.
+
+        Args:
+            task: a `Task`.
+            split: split name, e.g. "train" or "val".
+            data_dir: the data directory the task's file paths are relative to.
+            tokenizer: the model's tokenizer.
+            max_length: tokens kept per example.
+            cache_dir: where tokenized features are cached (None: memory only).
+            max_examples: 0 for all, else a random subset of this size (`seed`).
+            holdout: a `HoldoutSpec` (or None): split "holdout" is then the part
+                carved from `holdout.split`, and that split is the rest
+                (`fastformers_tf.data.holdout`); `carve` holds the cut.
+        """
         source = split
         if split == HOLDOUT:
             if holdout is None:
@@ -41,38 +64,39 @@ class TaskData:
             source = holdout.split
         if source not in task.files:
             raise ValueError(f"Task {task.name!r} has no split {source!r}; it has {sorted(task.files)}.")
-        self.task, self.split = task, split
-        self.path = os.path.join(data_dir, task.files[source])
-        if not os.path.isfile(self.path):
-            raise FileNotFoundError(f"No {source} file for task {task.name!r}: {self.path}")
-        self.examples = task.read(self.path, source)
-        if not self.examples:
-            raise DataError(f"{self.path}: no examples in the {task.name} {source} file.")
-        self.features = cached_features(task, source, self.path, self.examples, tokenizer, max_length, cache_dir)
-        self.key = split
-        self.carve = None
+        path = os.path.join(data_dir, task.files[source])
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"No {source} file for task {task.name!r}: {path}")
+        examples = task.read(path, source)
+        if not examples:
+            raise DataError(f"{path}: no examples in the {task.name} {source} file.")
+        features = cached_features(task, source, path, examples, tokenizer, max_length, cache_dir)
+        key, cut = split, None
         if holdout is not None and source == holdout.split:
-            self.carve = _carve(self.path, self.examples, holdout, task.nested_phrases)
-            keep = self.carve.holdout if split == HOLDOUT else self.carve.train
-            self.examples = [self.examples[i] for i in keep]
-            self.features = self.features.subset(keep)
-            self.key = f"{split}-holdout{holdout.digest()}"
-        if max_examples and max_examples < len(self.examples):
-            keep = np.sort(np.random.default_rng(seed).choice(len(self.examples), max_examples, replace=False))
-            self.examples = [self.examples[i] for i in keep]
-            self.features = self.features.subset(keep)
-            self.key = f"{self.key}-n{max_examples}-seed{seed}"
-        self.pad_id = tokenizer.pad_token_id or 0
+            cut = _carve(path, examples, holdout, task.nested_phrases)
+            keep = cut.holdout if split == HOLDOUT else cut.train
+            examples, features = [examples[i] for i in keep], features.subset(keep)
+            key = f"{split}-holdout{holdout.digest()}"
+        if max_examples and max_examples < len(examples):
+            keep = np.sort(np.random.default_rng(seed).choice(len(examples), max_examples, replace=False))
+            examples, features = [examples[i] for i in keep], features.subset(keep)
+            key = f"{key}-n{max_examples}-seed{seed}"
+        return cls(task, split, path, examples, features, tokenizer.pad_token_id or 0, key, cut)
 
     @classmethod
     def of_examples(cls, task, split, path, examples, tokenizer, max_length, cache_dir=None, key=None):
         """Data over given `examples` (a transfer source) read from `path`; `key` names their feature cache."""
-        data = cls.__new__(cls)
-        data.task, data.split, data.path, data.examples = task, split, path, list(examples)
-        data.key, data.carve = key or split, None
-        data.features = cached_features(task, data.key, path, data.examples, tokenizer, max_length, cache_dir)
-        data.pad_id = tokenizer.pad_token_id or 0
-        return data
+        features = cached_features(task, key or split, path, list(examples), tokenizer, max_length, cache_dir)
+        return cls(task, split, path, list(examples), features, tokenizer.pad_token_id or 0, key or split)
+
+    @classmethod
+    def joined(cls, parts, split):
+        """The rows of `parts` (data of one task and tokenizer), one after the other, as split `split`."""
+        examples = [e for p in parts for e in p.examples]
+        features = Features.concat([p.features for p in parts])
+        return cls(
+            parts[0].task, split, parts[0].path, examples, features, parts[0].pad_id, "+".join(p.key for p in parts)
+        )
 
     def keeps(self, example):
         """Whether a training example from elsewhere (a transfer source) may be trained on beside this split."""

@@ -420,8 +420,9 @@ TASKS = {
     task.name: task
     for task in (
         _superglue("rte", "RTE", NLI2, _pair("premise", "hypothesis", NLI2)),
-        _superglue("cb", "CB", NLI3, _pair("premise", "hypothesis", NLI3),
-                   metric=classification_metric("accuracy", "macro_f1")),
+        _superglue(
+            "cb", "CB", NLI3, _pair("premise", "hypothesis", NLI3), metric=classification_metric("accuracy", "macro_f1")
+        ),
         _superglue("boolq", "BoolQ", BINARY, _pair("question", "passage", BINARY)),
         _superglue("copa", "COPA", BINARY, _copa, "candidates", candidates_accuracy, _copa_predictions),
         _superglue("multirc", "MultiRC", BINARY, _multirc, "candidates", multirc_metric, _multirc_predictions),
@@ -429,25 +430,51 @@ TASKS = {
         _superglue("wic", "WiC", BINARY, _wic, "spans", num_spans=2),
         _superglue("wsc", "WSC", BINARY, _wsc, "spans", num_spans=2),
         # The diagnostics are test-only sets, scored like RTE (AX-b by Matthews correlation).
-        _superglue("axb", "AX-b", NLI2, _pair("sentence1", "sentence2", NLI2), metric=classification_metric("mcc"),
-                   files={"test": "superglue/AX-b/AX-b.jsonl"}),
-        _superglue("axg", "AX-g", NLI2, _pair("premise", "hypothesis", NLI2),
-                   files={"test": "superglue/AX-g/AX-g.jsonl"}),
+        _superglue(
+            "axb",
+            "AX-b",
+            NLI2,
+            _pair("sentence1", "sentence2", NLI2),
+            metric=classification_metric("mcc"),
+            files={"test": "superglue/AX-b/AX-b.jsonl"},
+        ),
+        _superglue(
+            "axg", "AX-g", NLI2, _pair("premise", "hypothesis", NLI2), files={"test": "superglue/AX-g/AX-g.jsonl"}
+        ),
         # glue_dev is GLUE's official dev set, the split SST-2 is reported on; dev was cut at random from GLUE
         # train phrases (89% of its phrases occur inside train phrases), so it is for training and quick checks only.
-        make_generic_task("sst2", {"train": "glue/SST-2/train.tsv", "dev": "glue/SST-2/dev.tsv",
-                                   "glue_dev": "glue/SST-2/glue_dev.tsv"}, "sentence", "label",
-                          labels=("0", "1"), label_names={"0": "negative", "1": "positive"}, file_format="tsv",
-                          nested_phrases=True),
+        make_generic_task(
+            "sst2",
+            {"train": "glue/SST-2/train.tsv", "dev": "glue/SST-2/dev.tsv", "glue_dev": "glue/SST-2/glue_dev.tsv"},
+            "sentence",
+            "label",
+            labels=("0", "1"),
+            label_names={"0": "negative", "1": "positive"},
+            file_format="tsv",
+            nested_phrases=True,
+        ),
         # The original MSR file only: GLUE's train/dev split of it is not here, so a caller carves out a dev set.
-        make_generic_task("mrpc", {"train": "glue/MRPC/msr_paraphrase_train.txt"}, "#1 String", "Quality",
-                          text_pair_column="#2 String", labels=("0", "1"),
-                          label_names={"0": "not_equivalent", "1": "equivalent"}, file_format="tsv",
-                          metrics=("f1", "accuracy")),
-        make_generic_task("trec", {"train": "extra/TREC/train.txt", "test": "extra/TREC/test.txt"}, "text", "label",
-                          labels=TREC_LABELS, file_format=read_trec),
+        make_generic_task(
+            "mrpc",
+            {"train": "glue/MRPC/msr_paraphrase_train.txt"},
+            "#1 String",
+            "Quality",
+            text_pair_column="#2 String",
+            labels=("0", "1"),
+            label_names={"0": "not_equivalent", "1": "equivalent"},
+            file_format="tsv",
+            metrics=("f1", "accuracy"),
+        ),
+        make_generic_task(
+            "trec",
+            {"train": "extra/TREC/train.txt", "test": "extra/TREC/test.txt"},
+            "text",
+            "label",
+            labels=TREC_LABELS,
+            file_format=read_trec,
+        ),
     )
-}  # fmt: skip
+}
 
 
 def get_task(name):

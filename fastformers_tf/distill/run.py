@@ -76,8 +76,14 @@ def build_student(cfg, task, seed=0):
     else:
         student = build_task_model(task, encoder, cfg.dropout, cfg.pooling)
     c = encoder.config
-    made.update(layers=c.num_layers, hidden_dim=c.hidden_dim, heads=c.num_heads, ffn=c.intermediate_dim,
-                activation=c.activation, parameters=int(student.count_params()))  # fmt: skip
+    made.update(
+        layers=c.num_layers,
+        hidden_dim=c.hidden_dim,
+        heads=c.num_heads,
+        ffn=c.intermediate_dim,
+        activation=c.activation,
+        parameters=int(student.count_params()),
+    )
     return student, tokenizer, made
 
 
@@ -96,23 +102,14 @@ def _check_length(name, model, max_length):
         raise RecipeError(f"distill.max_length={max_length} exceeds the {limit} tokens {name}'s position table covers.")
 
 
-def _joined(parts):
-    """One training set over the transfer sources (student tokenization)."""
-    from fastformers_tf.data.batching import Features
-
-    data = TaskData.__new__(TaskData)
-    data.task, data.split, data.path = parts[0].task, "transfer", parts[0].path
-    data.key, data.carve = "+".join(p.key for p in parts), None
-    data.examples = [e for p in parts for e in p.examples]
-    data.features = Features.concat([p.features for p in parts])
-    data.pad_id = parts[0].pad_id
-    return data
-
-
 def _source_record(source, logits, cached, seconds):
     """What metrics.json says of one transfer source (its student agreement is added after training)."""
-    record = {"source": source.name, "examples": len(source.examples), "teacher_logits_cached": cached,
-              "teacher_s": seconds}  # fmt: skip
+    record = {
+        "source": source.name,
+        "examples": len(source.examples),
+        "teacher_logits_cached": cached,
+        "teacher_s": seconds,
+    }
     if source.dropped:
         record["dropped_in_holdout"] = source.dropped
     if source.labeled:
@@ -140,6 +137,107 @@ def _agreement(student, data, teacher_argmax, batch_size):
     return float(np.mean(np.argmax(probs, -1) == teacher_argmax))
 
 
+def _check_teachers(cfg, members, student, student_tokenizer):
+    """`(teacher tokenizer, shared with the student?, intermediate losses?)`; refuses what cannot be distilled."""
+    folders = teacher_folders(cfg)
+    teacher_tokenizer = load_tokenizer(folders[0])
+    for folder in folders[1:]:
+        if not same_tokenizer(load_tokenizer(folder), teacher_tokenizer):
+            raise ArgumentError(
+                f"distill.teacher: {folder} and {folders[0]} use different tokenizers; an ensemble shares one."
+            )
+    shared_tokenizer = same_tokenizer(teacher_tokenizer, student_tokenizer)
+    intermediate = cfg.hidden_weight > 0 or cfg.attention_weight > 0
+    if intermediate and len(folders) > 1:
+        raise ArgumentError(
+            "distill.hidden_weight/attention_weight need one teacher's layers; an ensemble teacher "
+            "gives logits only: set both to 0 or name one teacher."
+        )
+    if intermediate and not shared_tokenizer:
+        raise ArgumentError(
+            f"distill.hidden_weight/attention_weight compare tokens, but teacher {cfg.teacher} and student "
+            f"{cfg.student} use different tokenizers; set both to 0 to distill logits only."
+        )
+    for folder, member in zip(folders, members, strict=True):
+        _check_length(f"--teacher={folder}", member, cfg.max_length)
+    _check_length(f"--student={cfg.student}", student, cfg.max_length)
+    return teacher_tokenizer, shared_tokenizer, intermediate
+
+
+def _transfer_data(recipe, task, student_tokenizer, teacher_tokenizer=None):
+    """`(train, evals, sources, sides, teacher_evals)`: the splits and transfer sources, tokenized for both sides.
+
+    `sides` holds `(student data, teacher data)` per source; with
+    `teacher_tokenizer` None the teacher shares the student's tokenizer (and data).
+    """
+    cfg, data_dir, cache_dir = recipe.distill, recipe.resolved_data_dir(), recipe.resolved_cache_dir()
+
+    def read(split, tokenizer, **subset):
+        return TaskData.read(
+            task, split, data_dir, tokenizer, cfg.max_length, cache_dir, holdout=recipe.holdout_spec(), **subset
+        )
+
+    train = read(cfg.train_split, student_tokenizer, max_examples=cfg.max_train_examples, seed=recipe.seed)
+    evals = read(cfg.eval_split, student_tokenizer)
+    found = transfer.sources(
+        task, (train.split, train.examples, train.path, train.key), cfg.transfer, cfg.eval_split, data_dir, recipe.seed
+    )
+    found = [found[0], *(transfer.without_holdout(source, train) for source in found[1:])]
+
+    def both_sides(source):
+        args = (task, source.key, source.path, source.examples)
+        student_side = (
+            train
+            if source.name == "train"
+            else TaskData.of_examples(*args, student_tokenizer, cfg.max_length, cache_dir, source.key)
+        )
+        if teacher_tokenizer is None:
+            return student_side, student_side
+        return student_side, TaskData.of_examples(*args, teacher_tokenizer, cfg.max_length, cache_dir, source.key)
+
+    sides = [both_sides(source) for source in found]
+    teacher_evals = evals if teacher_tokenizer is None else read(cfg.eval_split, teacher_tokenizer)
+    return train, evals, found, sides, teacher_evals
+
+
+def _label_by_teacher(cfg, task, members, tokenizer, found, sides, evals, cache_dir, verbose):
+    """`(per-source records, logits per source, teacher metrics on evals, ensemble record or None)`.
+
+    An ensemble's logits are its members' averaged, each member's cached
+    under `<cache_dir>/teacher_logits` (nothing else is written here).
+    """
+    logits_dir = os.path.join(cache_dir, "teacher_logits")
+    member_logits = {}
+
+    def labeled(data):
+        start = time.time()
+        each = [
+            teacher_logits(member, tokenizer, data, cfg.max_length, cfg.eval_batch_size, logits_dir, verbose > 0)
+            for member in members
+        ]
+        member_logits[data.key] = [logits for logits, _ in each]
+        logits = np.mean(member_logits[data.key], axis=0).astype(np.float32)
+        return logits, all(cached for _, cached in each), round(time.time() - start, 1)
+
+    per_source, all_logits = [], []
+    for source, (_, teacher_side) in zip(found, sides, strict=True):
+        logits, cached, seconds = labeled(teacher_side)
+        per_source.append(_source_record(source, logits, cached, seconds))
+        all_logits.append(logits)
+    eval_logits, cached, seconds = labeled(evals)
+    teacher_metrics = task.metric(evals.examples, tf.nn.softmax(eval_logits).numpy())
+    ensemble = None
+    if len(members) > 1:
+        scored = [task.metric(evals.examples, tf.nn.softmax(logits).numpy()) for logits in member_logits[evals.key]]
+        ensemble = {"members": teacher_folders(cfg), "member_metrics": scored}
+        print(f"ensemble of {len(members)} teachers; each alone on {cfg.eval_split}: {ensemble['member_metrics']}")
+    print(
+        f"teacher {cfg.teacher}: {task.name}/{cfg.eval_split} {teacher_metrics} "
+        f"({'cached logits' if cached else f'{seconds:.0f} s'})"
+    )
+    return per_source, all_logits, teacher_metrics, ensemble
+
+
 def distill(recipe, verbose=1, resume_dir=None):
     """Distils `recipe.distill.teacher` into a student on `recipe.task`; returns the run summary.
 
@@ -155,95 +253,25 @@ def distill(recipe, verbose=1, resume_dir=None):
     keras.utils.set_random_seed(recipe.seed)
     task = get_task(recipe.task)
     output_dir = recipe.resolved_output_dir()
-    cache_dir = recipe.resolved_cache_dir()
-
-    folders = teacher_folders(cfg)
     with strategy.scope():  # the models' variables live on every replica
-        members = [load_teacher(folder, task) for folder in folders]
+        members = [load_teacher(folder, task) for folder in teacher_folders(cfg)]
         student, student_tokenizer, made = build_student(cfg, task, recipe.seed)
-    teacher = members[0]
-    teacher_tokenizer = load_tokenizer(folders[0])
-    for folder in folders[1:]:
-        if not same_tokenizer(load_tokenizer(folder), teacher_tokenizer):
-            raise ArgumentError(f"distill.teacher: {folder} and {folders[0]} use different tokenizers; an ensemble "
-                                "shares one.")  # fmt: skip
-    shared_tokenizer = same_tokenizer(teacher_tokenizer, student_tokenizer)
-    intermediate = cfg.hidden_weight > 0 or cfg.attention_weight > 0
-    if intermediate and len(folders) > 1:
-        raise ArgumentError("distill.hidden_weight/attention_weight need one teacher's layers; an ensemble teacher "
-                            "gives logits only: set both to 0 or name one teacher.")  # fmt: skip
-    if intermediate and not shared_tokenizer:
-        raise ArgumentError(
-            f"distill.hidden_weight/attention_weight compare tokens, but teacher {cfg.teacher} and student "
-            f"{cfg.student} use different tokenizers; set both to 0 to distill logits only."
-        )
-    for folder, member in zip(folders, members, strict=True):
-        _check_length(f"--teacher={folder}", member, cfg.max_length)
-    _check_length(f"--student={cfg.student}", student, cfg.max_length)
-
-    # === Data: the transfer set, tokenized for both sides ===
-    data_dir = recipe.resolved_data_dir()
-
-    def tokenized(tokenizer):
-        return dict(data_dir=data_dir, tokenizer=tokenizer, max_length=cfg.max_length, cache_dir=cache_dir,
-                    holdout=recipe.holdout_spec())  # fmt: skip
-
-    train = TaskData(task, cfg.train_split, max_examples=cfg.max_train_examples, seed=recipe.seed,
-                     **tokenized(student_tokenizer))  # fmt: skip
-    evals = TaskData(task, cfg.eval_split, **tokenized(student_tokenizer))
-    found = transfer.sources(
-        task, (train.split, train.examples, train.path, train.key), cfg.transfer, cfg.eval_split, data_dir, recipe.seed
+    teacher_tokenizer, shared_tokenizer, intermediate = _check_teachers(cfg, members, student, student_tokenizer)
+    train, evals, found, sides, teacher_evals = _transfer_data(
+        recipe, task, student_tokenizer, None if shared_tokenizer else teacher_tokenizer
     )
-    found = [found[0], *(transfer.without_holdout(source, train) for source in found[1:])]
-
-    def both_sides(source):
-        args = (task, source.key, source.path, source.examples)
-        student_side = train if source.name == "train" else TaskData.of_examples(
-            *args, student_tokenizer, cfg.max_length, cache_dir, source.key
-        )  # fmt: skip
-        if shared_tokenizer:
-            return student_side, student_side
-        return student_side, TaskData.of_examples(*args, teacher_tokenizer, cfg.max_length, cache_dir, source.key)
-
-    sides = [both_sides(source) for source in found]
-    teacher_evals = evals if shared_tokenizer else TaskData(task, cfg.eval_split, **tokenized(teacher_tokenizer))
-
-    # === Teacher logits, from the cache when there (nothing written before this point but caches) ===
-    logits_dir = os.path.join(cache_dir, "teacher_logits")
-
-    def labeled_by_teacher(data):
-        """The teacher's logits of `data`: an ensemble's are its members' logits averaged (each cached)."""
-        start = time.time()
-        each = [teacher_logits(member, teacher_tokenizer, data, cfg.max_length, cfg.eval_batch_size, logits_dir,
-                               progress=verbose > 0) for member in members]  # fmt: skip
-        logits = np.mean([member_logits for member_logits, _ in each], axis=0).astype(np.float32)
-        member_logits[data.key] = [member for member, _ in each]
-        return logits, all(cached for _, cached in each), round(time.time() - start, 1)
-
-    member_logits = {}
-
-    per_source, all_logits = [], []
-    for source, (_, teacher_side) in zip(found, sides, strict=True):
-        logits, cached, seconds = labeled_by_teacher(teacher_side)
-        per_source.append(_source_record(source, logits, cached, seconds))
-        all_logits.append(logits)
-    eval_logits, cached, seconds = labeled_by_teacher(teacher_evals)
-    teacher_metrics = task.metric(teacher_evals.examples, tf.nn.softmax(eval_logits).numpy())
-    ensemble = None
-    if len(members) > 1:
-        scored = [task.metric(teacher_evals.examples, tf.nn.softmax(logits).numpy())
-                  for logits in member_logits[teacher_evals.key]]  # fmt: skip
-        ensemble = {"members": folders, "member_metrics": scored}
-        print(f"ensemble of {len(members)} teachers; each alone on {cfg.eval_split}: {ensemble['member_metrics']}")
-    print(f"teacher {cfg.teacher}: {task.name}/{cfg.eval_split} {teacher_metrics} "
-          f"({'cached logits' if cached else f'{seconds:.0f} s'})")  # fmt: skip
+    per_source, all_logits, teacher_metrics, ensemble = _label_by_teacher(
+        cfg, task, members, teacher_tokenizer, found, sides, teacher_evals, recipe.resolved_cache_dir(), verbose
+    )
+    teacher = members[0]
 
     # === Train ===
-    data = _joined([student_side for student_side, _ in sides])
+    data = TaskData.joined([student_side for student_side, _ in sides], "transfer")
     if cfg.quantize_aware:
         student, made["quantize_aware"] = _quantized(student, data, cfg, strategy)
-    dataset = data.dataset(student, cfg.batch_size, cfg.bucket_window, recipe.seed,
-                           extra={TEACHER_LOGITS: np.concatenate(all_logits)})  # fmt: skip
+    dataset = data.dataset(
+        student, cfg.batch_size, cfg.bucket_window, recipe.seed, extra={TEACHER_LOGITS: np.concatenate(all_logits)}
+    )
     dataset = distributed(dataset)
     _, _, total_steps = plan_steps(dataset, cfg.epochs, cfg.evals_per_epoch)
     with strategy.scope():
@@ -258,20 +286,44 @@ def distill(recipe, verbose=1, resume_dir=None):
             attention_loss=cfg.attention_loss,
             layer_map=list(cfg.layer_map) or None,
         )
-        distiller.compile(optimizer=adamw(cfg.learning_rate, total_steps, cfg.warmup_ratio, cfg.weight_decay,
-                                          cfg.adam_beta1, cfg.adam_beta2, cfg.adam_epsilon))  # fmt: skip
+        distiller.compile(
+            optimizer=adamw(
+                cfg.learning_rate,
+                total_steps,
+                cfg.warmup_ratio,
+                cfg.weight_decay,
+                cfg.adam_beta1,
+                cfg.adam_beta2,
+                cfg.adam_epsilon,
+            )
+        )
     epoch_times = EpochTimes()
     tensorboard = keras.callbacks.TensorBoard(log_dir=os.path.join(output_dir, "logs"))
     sizes = " + ".join(f"{r['examples']} {r['source']}" for r in per_source)
-    print(f"{task.name}: student {made['layers']}L/{made['hidden_dim']} from {cfg.student}; transfer {sizes}; "
-          f"{len(evals)} {cfg.eval_split} examples, {total_steps} steps")  # fmt: skip
+    print(
+        f"{task.name}: student {made['layers']}L/{made['hidden_dim']} from {cfg.student}; transfer {sizes}; "
+        f"{len(evals)} {cfg.eval_split} examples, {total_steps} steps"
+    )
     start = time.time()
-    with best_folder(output_dir, chief) as best, resume_folder(resume_dir or os.path.join(output_dir, "resume"),
-                                                               chief) as resume:  # fmt: skip
-        keep_best = KeepBest(evals, best, student_tokenizer, cfg.eval_batch_size, recipe,
-                             target=distiller.plain_student)  # fmt: skip
-        fit_keeping_best(distiller, dataset, cfg.epochs, cfg.evals_per_epoch, keep_best, resume, run_key(recipe),
-                         best if chief else None, [epoch_times, tensorboard], verbose)  # fmt: skip
+    with (
+        best_folder(output_dir, chief) as best,
+        resume_folder(resume_dir or os.path.join(output_dir, "resume"), chief) as resume,
+    ):
+        keep_best = KeepBest(
+            evals, best, student_tokenizer, cfg.eval_batch_size, recipe, target=distiller.plain_student
+        )
+        fit_keeping_best(
+            distiller,
+            dataset,
+            cfg.epochs,
+            cfg.evals_per_epoch,
+            keep_best,
+            resume,
+            run_key(recipe),
+            best if chief else None,
+            [epoch_times, tensorboard],
+            verbose,
+        )
     wall_clock = time.time() - start
     if not chief:  # the chief reports and writes
         return {"task": task.name, "teacher": cfg.teacher, "student": made, "wall_clock_s": round(wall_clock, 1)}

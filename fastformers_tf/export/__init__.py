@@ -17,7 +17,7 @@ _EXPORTS = {
     "export_all": "fastformers_tf.export.pipeline",
     "export_onnx": "fastformers_tf.export.onnx",
     "export_tflite": "fastformers_tf.export.tflite",
-    "fused_op_counts": "fastformers_tf.export.onnx",
+    "op_counts": "fastformers_tf.export.onnx",
     "optimize_onnx": "fastformers_tf.export.onnx",
     "quantize_int8": "fastformers_tf.export.quantize",
     "unfuse_skip_layernorm": "fastformers_tf.export.layernorm",

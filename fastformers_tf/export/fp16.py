@@ -7,7 +7,7 @@ import os
 
 import onnx
 
-from fastformers_tf.export.onnx import fused_op_counts
+from fastformers_tf.export.onnx import op_counts
 
 
 def convert_fp16(path, output_path, op_block_list=None):
@@ -30,4 +30,4 @@ def convert_fp16(path, output_path, op_block_list=None):
     model = OnnxModel(onnx.load(path))
     model.convert_float_to_float16(keep_io_types=True, op_block_list=op_block_list)
     model.save_model_to_file(output_path)
-    return fused_op_counts(onnx.load(output_path))
+    return op_counts(onnx.load(output_path))

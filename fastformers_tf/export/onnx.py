@@ -1,7 +1,7 @@
 """Keras -> ONNX with tf2onnx, and onnxruntime's transformer graph fusion.
 
 TensorFlow is imported inside the functions that need a Keras model, so the
-ONNX-only helpers (`fused_op_counts`, and `quantize`, `fp16` built on them)
+ONNX-only helpers (`op_counts`, and `quantize`, `fp16` built on them)
 work without it.
 """
 
@@ -84,13 +84,15 @@ def check_onnx(model, path, atol=1e-4, threads=None):
     return check(model, OnnxPredictor(path, threads=threads), atol)
 
 
-def fused_op_counts(proto):
+def op_counts(proto):
+    """`{op type: count}` over every node of `proto`'s graph (fused and plain)."""
     return dict(collections.Counter(node.op_type for node in proto.graph.node))
 
 
 @contextlib.contextmanager
-def _quiet():
-    """Keeps the optimizer's pattern-matching chatter (prints and warnings) out of the user's output."""
+def silenced():
+    """Keeps onnxruntime's tools' chatter (the optimizer's pattern matching, the quantizer's advice to
+    pre-process, which a fused graph cannot take) out of the user's output: prints and log records."""
     previous = logging.root.manager.disable
     logging.disable(logging.WARNING)
     try:
@@ -111,7 +113,7 @@ def bert_optimizer(path, hidden_dim):
     """onnxruntime's BERT fusions (`model_type="bert_keras"`) run on `path`: the `OnnxModel` to save."""
     from onnxruntime.transformers import optimizer
 
-    with _quiet():
+    with silenced():
         return optimizer.optimize_model(path, model_type="bert_keras", num_heads=1, hidden_size=hidden_dim, opt_level=0)
 
 
@@ -142,7 +144,7 @@ def optimize_onnx(path, output_path, model, require_fusion=True):
         for attribute in node.attribute:
             if attribute.name == "num_heads":
                 attribute.i = qkv_width // (3 * config.head_dim)
-    counts = fused_op_counts(optimized.model)
+    counts = op_counts(optimized.model)
     expected = sum(n > 0 for n in config.num_heads)
     if counts.get("Attention", 0) < expected:
         message = (
@@ -164,4 +166,4 @@ def optimize_onnx(path, output_path, model, require_fusion=True):
         else:
             logger.warning(message)
     optimized.save_model_to_file(output_path)
-    return fused_op_counts(onnx.load(output_path))
+    return op_counts(onnx.load(output_path))

@@ -20,7 +20,7 @@ from fastformers_tf import artifacts
 from fastformers_tf.artifacts import EXPORT_FILES, EXPORT_INFO_FILE, EXPORT_KIND, HF_CONFIG_FILE, RAW_ONNX_FILE
 from fastformers_tf.export.fp16 import convert_fp16
 from fastformers_tf.export.layernorm import unfuse_skip_layernorm
-from fastformers_tf.export.onnx import DEFAULT_OPSET, check_onnx, export_onnx, fused_op_counts, optimize_onnx
+from fastformers_tf.export.onnx import DEFAULT_OPSET, check_onnx, export_onnx, op_counts, optimize_onnx
 from fastformers_tf.export.parity import compare
 from fastformers_tf.export.qdq import export_qdq
 from fastformers_tf.export.quantize import classifier_nodes, default_reduce_range, quantize_int8
@@ -187,7 +187,7 @@ def _export_into(folder, model, options, calibration_batches):
         if options.unfuse_skip_layernorm:
             proto = unfuse_skip_layernorm(onnx.load(path))
             onnx.save(proto, path)
-            counts["onnx/int8"] = fused_op_counts(proto)
+            counts["onnx/int8"] = op_counts(proto)
         parity["onnx/int8"] = _compare(model, "onnx", path)
 
     if options.fp16:
@@ -195,7 +195,7 @@ def _export_into(folder, model, options, calibration_batches):
         counts["onnx/fp16"] = convert_fp16(fused, path)
         parity["onnx/fp16"] = _compare(model, "onnx", path)
 
-    report = {"files": files, "fused_op_counts": counts, "parity": parity}
+    report = {"files": files, "op_counts": counts, "parity": parity}
     if options.tflite:
         from fastformers_tf.export.tflite import check_tflite, export_tflite, float_ops
 

@@ -15,7 +15,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from fastformers_tf.export.onnx import DEFAULT_OPSET, bert_optimizer, export_onnx, fused_op_counts
+from fastformers_tf.export.onnx import DEFAULT_OPSET, bert_optimizer, export_onnx, op_counts
 
 logger = logging.getLogger(__name__)
 
@@ -62,10 +62,12 @@ def quantize_folded_weights(proto):
         ]
         added.append(
             onnx.helper.make_node(
-                "DequantizeLinear", [f"{name}_int8", f"{name}_scale", f"{name}_zero_point"], [name],
+                "DequantizeLinear",
+                [f"{name}_int8", f"{name}_scale", f"{name}_zero_point"],
+                [name],
                 name=f"{name}_DequantizeLinear",
             )
-        )  # fmt: skip
+        )
     del proto.graph.initializer[:]
     proto.graph.initializer.extend(kept)
     nodes = added + list(proto.graph.node)  # the DequantizeLinear nodes read initializers only: first is a valid order
@@ -93,6 +95,6 @@ def export_qdq(model, path, opset=DEFAULT_OPSET):
     onnx.save(quantize_folded_weights(export_onnx(model, path, opset)), path)
     optimized = bert_optimizer(path, encoder_of(model).config.hidden_dim)
     optimized.save_model_to_file(path)
-    counts = fused_op_counts(onnx.load(path))
+    counts = op_counts(onnx.load(path))
     logger.info("Wrote %s (QDQ int8 from fake quantization): %s", path, counts)
     return counts

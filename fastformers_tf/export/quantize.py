@@ -9,7 +9,7 @@ import os
 import onnx
 
 from fastformers_tf.cpu import cpu_flags
-from fastformers_tf.export.onnx import fused_op_counts
+from fastformers_tf.export.onnx import op_counts, silenced
 from fastformers_tf.runtime.names import to_inner
 
 logger = logging.getLogger(__name__)
@@ -134,14 +134,16 @@ def quantize_int8(
     if op_types is not None or mode == "dynamic":
         common["op_types_to_quantize"] = list(op_types or DYNAMIC_OP_TYPES)
     if mode == "dynamic":
-        quantize_dynamic(path, output_path, **common)
+        with silenced():
+            quantize_dynamic(path, output_path, **common)
     else:
         if not calibration_batches:
             raise ValueError("Static quantization needs calibration_batches (input dicts of sample batches).")
         input_names = {x.name for x in onnx.load(path).graph.input}
         reader = BatchReader(calibration_batches, input_names)
-        quantize_static(
-            path, output_path, reader, quant_format=QuantFormat.QDQ, activation_type=QuantType.QInt8, **common
-        )
+        with silenced():
+            quantize_static(
+                path, output_path, reader, quant_format=QuantFormat.QDQ, activation_type=QuantType.QInt8, **common
+            )
     logger.info("Wrote %s (%s int8, per_channel=%s, reduce_range=%s)", output_path, mode, per_channel, reduce_range)
-    return fused_op_counts(onnx.load(output_path))
+    return op_counts(onnx.load(output_path))

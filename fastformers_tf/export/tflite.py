@@ -93,10 +93,14 @@ def same_length(batches):
         extra = length - batch["padding_mask"].shape[1]
         masked = batch["token_ids"][batch["padding_mask"] == 0]
         pad_id = masked[0] if masked.size else 0
-        padded.append({
-            name: np.pad(np.asarray(value), ((0, 0), (0, extra)), constant_values=pad_id if name == "token_ids" else 0)
-            for name, value in batch.items()
-        })  # fmt: skip
+        padded.append(
+            {
+                name: np.pad(
+                    np.asarray(value), ((0, 0), (0, extra)), constant_values=pad_id if name == "token_ids" else 0
+                )
+                for name, value in batch.items()
+            }
+        )
     return padded
 
 

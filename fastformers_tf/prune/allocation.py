@@ -101,8 +101,9 @@ def _global(scores, sizes, total, multiple_of=1, minimum=0):
     reserved = [_top(s, min(minimum, size)) for s, size in zip(scores, sizes, strict=True)]
     if sum(map(len, reserved)) > total:
         raise ValueError(f"Keeping {total} in all is fewer than min_heads={minimum} in each of {len(sizes)} layers.")
-    rest = [(-float(s[i]), layer, i) for layer, s in enumerate(scores) for i in range(len(s))
-            if i not in reserved[layer]]  # fmt: skip
+    rest = [
+        (-float(s[i]), layer, i) for layer, s in enumerate(scores) for i in range(len(s)) if i not in reserved[layer]
+    ]
     chosen = [list(r) for r in reserved]
     for _, layer, i in sorted(rest)[: total - sum(map(len, reserved))]:
         chosen[layer].append(i)
@@ -168,8 +169,9 @@ def make_plan(scores, config, heads=0, ffn=0, params=0, allocation="uniform", mu
     return plan_for_totals(scores, config, head_total, unit_total, allocation, multiple_of, min_heads, round_down)
 
 
-def plan_for_totals(scores, config, head_total, unit_total, allocation="uniform", multiple_of=1, min_heads=0,
-                    round_down=False):  # fmt: skip
+def plan_for_totals(
+    scores, config, head_total, unit_total, allocation="uniform", multiple_of=1, min_heads=0, round_down=False
+):
     """The plan keeping `head_total` heads and `unit_total` units in all (FFN rounded to `multiple_of`)."""
     head_sizes, unit_sizes = list(config.num_heads), list(config.intermediate_dim)
     all_heads, all_units = head_total >= sum(head_sizes), unit_total >= sum(unit_sizes)  # no target: keep as is
@@ -195,10 +197,12 @@ def step_targets(config, final_heads, final_units, iterations):
     """Head and unit totals after each of `iterations` steps, evenly spaced from `config`'s sizes to the finals."""
     heads, units = sum(config.num_heads), sum(config.intermediate_dim)
     return [
-        (int(round(heads - (heads - final_heads) * s / iterations)),
-         int(round(units - (units - final_units) * s / iterations)))
+        (
+            int(round(heads - (heads - final_heads) * s / iterations)),
+            int(round(units - (units - final_units) * s / iterations)),
+        )
         for s in range(1, iterations + 1)
-    ]  # fmt: skip
+    ]
 
 
 def summary(config):

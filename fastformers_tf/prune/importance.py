@@ -127,6 +127,5 @@ def importance(model, data, batch_size=32, teacher_logits=None, labels=None, nor
     if normalize_heads:
         head_scores = normalize_by_layer(head_scores)
     loss = "teacher" if teacher_logits is not None else "labels" if given else "gold"
-    info = {"loss": loss, "split": data.split, "examples": len(data),
-            "normalized_heads": bool(normalize_heads)}  # fmt: skip
+    info = {"loss": loss, "split": data.split, "examples": len(data), "normalized_heads": bool(normalize_heads)}
     return Scores(head_scores, unit_scores, info)

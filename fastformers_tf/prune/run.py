@@ -30,9 +30,15 @@ PLAN_FILE, SCORES_FILE, TARGETS_FILE = "prune_plan.json", "importance.json", "pr
 
 
 def _targets(cfg):
-    return {"target_heads": cfg.target_heads, "target_ffn": cfg.target_ffn, "target_params": cfg.target_params,
-            "allocation": cfg.allocation, "multiple_of": cfg.multiple_of, "min_heads": cfg.min_heads,
-            "iterations": cfg.iterations}  # fmt: skip
+    return {
+        "target_heads": cfg.target_heads,
+        "target_ffn": cfg.target_ffn,
+        "target_params": cfg.target_params,
+        "allocation": cfg.allocation,
+        "multiple_of": cfg.multiple_of,
+        "min_heads": cfg.min_heads,
+        "iterations": cfg.iterations,
+    }
 
 
 def check(recipe):
@@ -69,25 +75,46 @@ class Scorer:
         data_dir, cache_dir = recipe.resolved_data_dir(), recipe.resolved_cache_dir()
 
         def split_data(tok):
-            return TaskData(task, cfg.score_split, data_dir, tok, dcfg.max_length, cache_dir,
-                            max_examples=cfg.score_examples, seed=recipe.seed,
-                            holdout=recipe.holdout_spec())  # fmt: skip
+            return TaskData.read(
+                task,
+                cfg.score_split,
+                data_dir,
+                tok,
+                dcfg.max_length,
+                cache_dir,
+                max_examples=cfg.score_examples,
+                seed=recipe.seed,
+                holdout=recipe.holdout_spec(),
+            )
 
         self.data = split_data(tokenizer)
         self.logits = None
         if cfg.score_loss == "teacher":
             teacher_side = self.data if same_tokenizer(tokenizer, teacher_tokenizer) else split_data(teacher_tokenizer)
-            self.logits, _ = teacher_logits(teacher, teacher_tokenizer, teacher_side, dcfg.max_length,
-                                            dcfg.eval_batch_size, os.path.join(cache_dir, "teacher_logits"),
-                                            progress=verbose > 0)  # fmt: skip
+            self.logits, _ = teacher_logits(
+                teacher,
+                teacher_tokenizer,
+                teacher_side,
+                dcfg.max_length,
+                dcfg.eval_batch_size,
+                os.path.join(cache_dir, "teacher_logits"),
+                progress=verbose > 0,
+            )
         self.labels = None
         if self_teacher and self.logits is not None:
             self.logits, self.labels = None, self.logits.argmax(-1)
         self.cfg, self.verbose = cfg, verbose
 
     def __call__(self, model):
-        return importance(model, self.data, self.cfg.batch_size, self.logits, self.labels, self.cfg.normalize_heads,
-                          progress=self.verbose > 0)  # fmt: skip
+        return importance(
+            model,
+            self.data,
+            self.cfg.batch_size,
+            self.logits,
+            self.labels,
+            self.cfg.normalize_heads,
+            progress=self.verbose > 0,
+        )
 
 
 def redistill(recipe, teacher, student_dir, output_dir, epochs, verbose=1):
@@ -127,8 +154,15 @@ def prune_model(recipe, verbose=1):
     teacher_dir = cfg.teacher or cfg.model
     teacher = model if teacher_dir == cfg.model else load_teacher(teacher_dir, task)
     teacher_tokenizer = tokenizer if teacher_dir == cfg.model else load_tokenizer(teacher_dir)
-    evals = TaskData(task, dcfg.eval_split, recipe.resolved_data_dir(), tokenizer, dcfg.max_length,
-                     recipe.resolved_cache_dir(), holdout=recipe.holdout_spec())  # fmt: skip
+    evals = TaskData.read(
+        task,
+        dcfg.eval_split,
+        recipe.resolved_data_dir(),
+        tokenizer,
+        dcfg.max_length,
+        recipe.resolved_cache_dir(),
+        holdout=recipe.holdout_spec(),
+    )
     self_teacher = teacher is model or weights_digest(teacher) == weights_digest(model)  # the same weights elsewhere
     scorer = Scorer(recipe, task, teacher, tokenizer, teacher_tokenizer, verbose, self_teacher=self_teacher)
     start = time.time()
@@ -138,8 +172,16 @@ def prune_model(recipe, verbose=1):
     # === Score and prune, in one step or several ===
     config = encoder_of(model).config
     scores = scorer(model)
-    final = make_plan(scores, config, cfg.target_heads, cfg.target_ffn, cfg.target_params,
-                      allocation=cfg.allocation, multiple_of=cfg.multiple_of, min_heads=cfg.min_heads)  # fmt: skip
+    final = make_plan(
+        scores,
+        config,
+        cfg.target_heads,
+        cfg.target_ffn,
+        cfg.target_params,
+        allocation=cfg.allocation,
+        multiple_of=cfg.multiple_of,
+        min_heads=cfg.min_heads,
+    )
     if sum(final.num_heads) == 0:
         raise RecipeError(
             f"prune: the targets (heads {cfg.target_heads}, ffn {cfg.target_ffn}, params {cfg.target_params}) keep "
@@ -151,39 +193,63 @@ def prune_model(recipe, verbose=1):
     for step, (heads, units) in enumerate(totals, start=1):
         if step > 1:
             all_scores.append(scorer(current))
-        step_plan = final if cfg.iterations == 1 else plan_for_totals(
-            all_scores[-1], encoder_of(current).config, heads, units, cfg.allocation, cfg.multiple_of, cfg.min_heads
-        )  # fmt: skip
+        step_plan = (
+            final
+            if cfg.iterations == 1
+            else plan_for_totals(
+                all_scores[-1], encoder_of(current).config, heads, units, cfg.allocation, cfg.multiple_of, cfg.min_heads
+            )
+        )
         plan = step_plan if plan is None else plan.then(step_plan)
         current = prune(current, step_plan)
         record = {"step": step, **_record(current, _evaluate(evals, current, dcfg.eval_batch_size))}
         if step < cfg.iterations and cfg.step_redistill_epochs:
             step_dir = os.path.join(output_dir, "steps", f"step{step}")
             save_model(current, step_dir, tokenizer)
-            current, result = redistill(recipe, teacher_dir, step_dir, step_dir + "-kd", cfg.step_redistill_epochs,
-                                        verbose)  # fmt: skip
+            current, result = redistill(
+                recipe, teacher_dir, step_dir, step_dir + "-kd", cfg.step_redistill_epochs, verbose
+            )
             record["after_redistill"] = result["best"]
         steps.append(record)
-        print(f"step {step}/{cfg.iterations}: heads {sum(encoder_of(current).config.num_heads)}, FFN units "
-              f"{sum(encoder_of(current).config.intermediate_dim)}: {record['metrics']}")  # fmt: skip
+        print(
+            f"step {step}/{cfg.iterations}: heads {sum(encoder_of(current).config.num_heads)}, FFN units "
+            f"{sum(encoder_of(current).config.intermediate_dim)}: {record['metrics']}"
+        )
 
     # === Save the pruned model with what made it, then re-distil ===
     scored_on_eval = cfg.score_split == dcfg.eval_split
     scoring = {**scores.info, "scored_on_eval_split": scored_on_eval}
     targets = _targets(cfg)
-    files = {PLAN_FILE: plan.to_json(), SCORES_FILE: json.dumps([s.to_dict() for s in all_scores]),
-             TARGETS_FILE: json.dumps(targets), "recipe.yaml": recipe_yaml(recipe)}  # fmt: skip
+    files = {
+        PLAN_FILE: plan.to_json(),
+        SCORES_FILE: json.dumps([s.to_dict() for s in all_scores]),
+        TARGETS_FILE: json.dumps(targets),
+        "recipe.yaml": recipe_yaml(recipe),
+    }
     pruned_dir = os.path.join(output_dir, "pruned")
     save_model(current, pruned_dir, tokenizer, files=files)
     after = _record(current, steps[-1]["metrics"])
-    result = {"task": task.name, "model": cfg.model, "teacher": teacher_dir, "eval_split": dcfg.eval_split,
-              "scoring": scoring, "targets": targets, "before": before, "after_pruning": after, "steps": steps,
-              "plan": json.loads(plan.to_json())}  # fmt: skip
+    result = {
+        "task": task.name,
+        "model": cfg.model,
+        "teacher": teacher_dir,
+        "eval_split": dcfg.eval_split,
+        "scoring": scoring,
+        "targets": targets,
+        "before": before,
+        "after_pruning": after,
+        "steps": steps,
+        "plan": json.loads(plan.to_json()),
+    }
     if cfg.redistill_epochs:
-        _, distilled = redistill(recipe, teacher_dir, pruned_dir, os.path.join(output_dir, "redistill"),
-                                 cfg.redistill_epochs, verbose)  # fmt: skip
-        result["after_redistill"] = {"metrics": distilled["best"], "best_epoch": distilled["best_epoch"],
-                                     "epochs": distilled["epochs"]}  # fmt: skip
+        _, distilled = redistill(
+            recipe, teacher_dir, pruned_dir, os.path.join(output_dir, "redistill"), cfg.redistill_epochs, verbose
+        )
+        result["after_redistill"] = {
+            "metrics": distilled["best"],
+            "best_epoch": distilled["best_epoch"],
+            "epochs": distilled["epochs"],
+        }
     result["wall_clock_s"] = round(time.time() - start, 1)
     if scored_on_eval:
         print(f"NOTE: scores came from {cfg.score_split}, the evaluation split: the numbers above are optimistic.")

@@ -21,8 +21,7 @@ def _export_int8(model_dir, export_dir):
     from fastformers_tf.models.pretrained import load_tokenizer
     from fastformers_tf.models.saving import load_model
 
-    export_all(load_model(model_dir), export_dir, load_tokenizer(model_dir), ExportOptions(int8=True),
-               source=model_dir)  # fmt: skip
+    export_all(load_model(model_dir), export_dir, load_tokenizer(model_dir), ExportOptions(int8=True), source=model_dir)
     return export_dir
 
 
@@ -46,8 +45,14 @@ def _int8_metrics(export_dir, task, split, recipe):
     from fastformers_tf.train.tasks import TaskData
 
     predictor = load_predictor(export_dir, "onnx", "int8", batch_size=recipe.distill.eval_batch_size)
-    data = TaskData(task, split, recipe.resolved_data_dir(), load_tokenizer(export_dir), recipe.distill.max_length,
-                    holdout=recipe.holdout_spec())  # fmt: skip
+    data = TaskData.read(
+        task,
+        split,
+        recipe.resolved_data_dir(),
+        load_tokenizer(export_dir),
+        recipe.distill.max_length,
+        holdout=recipe.holdout_spec(),
+    )
     return data.evaluate(predictor, recipe.distill.eval_batch_size, progress=False)[0]
 
 
@@ -61,9 +66,11 @@ def table(rows, split, cpu):
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
-        lines.append(f"| {r['name']} | {r['kept']:.0%} | {sum(r['heads'])} | {sum(r['ffn'])} | "
-                     f"{100 * r['accuracy']:.2f} | {100 * r['int8_accuracy']:.2f} | {r['median_ms']:.2f} | "
-                     f"{r['speedup']:.2f}x |")  # fmt: skip
+        lines.append(
+            f"| {r['name']} | {r['kept']:.0%} | {sum(r['heads'])} | {sum(r['ffn'])} | "
+            f"{100 * r['accuracy']:.2f} | {100 * r['int8_accuracy']:.2f} | {r['median_ms']:.2f} | "
+            f"{r['speedup']:.2f}x |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -79,8 +86,9 @@ def plot(rows, path, title):
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot([r["median_ms"] for r in rows], [100 * r["int8_accuracy"] for r in rows], "o-")
     for r in rows:
-        ax.annotate(r["name"], (r["median_ms"], 100 * r["int8_accuracy"]), textcoords="offset points", xytext=(4, 4),
-                    fontsize=8)  # fmt: skip
+        ax.annotate(
+            r["name"], (r["median_ms"], 100 * r["int8_accuracy"]), textcoords="offset points", xytext=(4, 4), fontsize=8
+        )
     ax.set_xlabel("batch-1 latency, ms (ONNX Runtime INT8)")
     ax.set_ylabel("accuracy, % (INT8)")
     ax.set_title(title)
@@ -107,8 +115,9 @@ def sweep(recipe, examples=200, rounds=5, threads=None, verbose=1):
         section = dataclasses.replace(cfg, target_params=float(fraction), target_heads=0.0, target_ffn=0.0)
         run_dir = os.path.join(out, f"params-{float(fraction):g}")
         result = prune_model(dataclasses.replace(recipe, prune=section, output_dir=run_dir), verbose=verbose)
-        final = os.path.join(run_dir, "redistill" if cfg.redistill_epochs else "", "best" if cfg.redistill_epochs else
-                             "pruned")  # fmt: skip
+        final = os.path.join(
+            run_dir, "redistill" if cfg.redistill_epochs else "", "best" if cfg.redistill_epochs else "pruned"
+        )
         runs.append((f"{float(fraction):.0%} params", run_dir, final, result))
 
     first = runs[0][3]
@@ -122,14 +131,26 @@ def sweep(recipe, examples=200, rounds=5, threads=None, verbose=1):
     rows = [{"name": "unpruned", **first["before"], "kept": 1.0}]
     for name, _, _, result in runs:
         metrics = result.get("after_redistill", result["after_pruning"])["metrics"]
-        rows.append({"name": name, **result["after_pruning"], "metrics": metrics,
-                     "kept": result["after_pruning"]["layer_params"] / full})  # fmt: skip
+        rows.append(
+            {
+                "name": name,
+                **result["after_pruning"],
+                "metrics": metrics,
+                "kept": result["after_pruning"]["layer_params"] / full,
+            }
+        )
     main = next(iter(first["before"]["metrics"]))  # the task's main metric comes first
     for row, folder in zip(rows, folders, strict=True):
         int8 = _int8_metrics(folder, task, first["eval_split"], recipe)
         row.update(accuracy=row["metrics"][main], int8_metrics=int8, int8_accuracy=int8[main], **times[folder])
-    record = {"task": task.name, "eval_split": first["eval_split"], "metric": main, "cpu": cpu_name(),
-              "timed_examples": len(texts), "rows": rows}  # fmt: skip
+    record = {
+        "task": task.name,
+        "eval_split": first["eval_split"],
+        "metric": main,
+        "cpu": cpu_name(),
+        "timed_examples": len(texts),
+        "rows": rows,
+    }
     write_json(os.path.join(out, "sweep.json"), record)
     write_text(os.path.join(out, "sweep.md"), table(rows, first["eval_split"], record["cpu"]))
     plot(rows, os.path.join(out, "sweep.png"), f"{task.name}: pruned to several sizes")

@@ -19,8 +19,14 @@ from fastformers_tf.models.quant_dense import QuantDense
 
 def _dense_layers(layer):
     attention = layer.attention
-    return [attention.query, attention.key, attention.value, attention.output_dense, layer.intermediate,
-            layer.output_dense]  # fmt: skip
+    return [
+        attention.query,
+        attention.key,
+        attention.value,
+        attention.output_dense,
+        layer.intermediate,
+        layer.output_dense,
+    ]
 
 
 def quant_dense_layers(model):

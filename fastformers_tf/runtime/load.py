@@ -221,9 +221,16 @@ def load_predictor(
         max_tokens = export.info.get("max_tokens") if export else None
         if instances == 1:
             return open_backend(
-                backend, model_path, threads, tokenizer=tokenizer, labels=labels, max_length=max_length,
-                batch_size=batch_size, max_tokens=max_tokens, **device_args,
-            )  # fmt: skip
+                backend,
+                model_path,
+                threads,
+                tokenizer=tokenizer,
+                labels=labels,
+                max_length=max_length,
+                batch_size=batch_size,
+                max_tokens=max_tokens,
+                **device_args,
+            )
 
     from fastformers_tf.runtime.multi_instance import MultiInstancePredictor, physical_cores
 

@@ -64,9 +64,18 @@ class OnnxPredictor(Predictor):
     """
 
     def __init__(
-        self, path, tokenizer=None, labels=None, max_length=None, batch_size=32, threads=None, providers=None,
-        max_tokens=None, device="cpu", io_binding=None,
-    ):  # fmt: skip
+        self,
+        path,
+        tokenizer=None,
+        labels=None,
+        max_length=None,
+        batch_size=32,
+        threads=None,
+        providers=None,
+        max_tokens=None,
+        device="cpu",
+        io_binding=None,
+    ):
         import onnxruntime as ort
 
         super().__init__(tokenizer, labels, max_length, batch_size, max_tokens)

@@ -99,8 +99,10 @@ def parse_request(body, max_batch):
     except RecursionError:
         raise BadRequest("the body nests JSON arrays or objects too deeply.") from None
     if not isinstance(request, dict) or ("texts" in request) == ("pairs" in request):
-        raise BadRequest('the body must be a JSON object with "texts" (a list of strings) or "pairs" '
-                         "(a list of [text, text_pair]).", 422)  # fmt: skip
+        raise BadRequest(
+            'the body must be a JSON object with "texts" (a list of strings) or "pairs" (a list of [text, text_pair]).',
+            422,
+        )
     key = "texts" if "texts" in request else "pairs"
     rows = request[key]
     if not isinstance(rows, list) or not rows:
@@ -112,8 +114,10 @@ def parse_request(body, max_batch):
     for i, pair in enumerate(rows):
         if not isinstance(pair, list) or len(pair) != 2:
             raise BadRequest(f"pairs[{i}] must be a list of two strings.", 422)
-    return ([_texts(a, f"pairs[{i}][0]") for i, (a, _) in enumerate(rows)],
-            [_texts(b, f"pairs[{i}][1]") for i, (_, b) in enumerate(rows)])  # fmt: skip
+    return (
+        [_texts(a, f"pairs[{i}][0]") for i, (a, _) in enumerate(rows)],
+        [_texts(b, f"pairs[{i}][1]") for i, (_, b) in enumerate(rows)],
+    )
 
 
 def check_lengths(tokenizer, texts, pairs, max_length):
@@ -121,8 +125,9 @@ def check_lengths(tokenizer, texts, pairs, max_length):
     encoded = tokenizer(texts, pairs, truncation=False)["input_ids"]
     for i, ids in enumerate(encoded):
         if len(ids) > max_length:
-            raise BadRequest(f"entry {i} has {len(ids)} tokens; this model takes at most {max_length} "
-                             "(truncation is off).", 422)  # fmt: skip
+            raise BadRequest(
+                f"entry {i} has {len(ids)} tokens; this model takes at most {max_length} (truncation is off).", 422
+            )
 
 
 def make_app(predictor, max_batch=32, max_wait_ms=5.0, truncate=True, info=None, max_request_bytes=MAX_REQUEST_BYTES):

@@ -62,8 +62,11 @@ class KeepBest(keras.callbacks.Callback):
             self.best, self.best_epoch = metrics, at
             save_model(model, self.directory, self.tokenizer, files={"recipe.yaml": recipe_yaml(self.recipe)})
         save_state(self)
-        print(f"epoch {at}: train loss {self.history[-1]['loss']:.4f}; {self.data.task.name}/{self.data.split} "
-              f"{metrics} (best {main}: {self.best[main]:.4f})", flush=True)  # fmt: skip
+        print(
+            f"epoch {at}: train loss {self.history[-1]['loss']:.4f}; {self.data.task.name}/{self.data.split} "
+            f"{metrics} (best {main}: {self.best[main]:.4f})",
+            flush=True,
+        )
 
 
 def reinit_top_layers(encoder, count, seed, initializer_range=0.02):
@@ -128,8 +131,8 @@ def finetune(recipe, verbose=1, callbacks=(), resume_dir=None):
         encoder = encoder.with_options(dropout=cfg.dropout, attention_dropout=cfg.dropout)
         if cfg.reinit_layers:
             reinit_top_layers(encoder, cfg.reinit_layers, recipe.seed)
-        train = TaskData(task, cfg.train_split, max_examples=cfg.max_train_examples, seed=recipe.seed, **data_args)
-        evals = TaskData(task, cfg.eval_split, **data_args)
+        train = TaskData.read(task, cfg.train_split, max_examples=cfg.max_train_examples, seed=recipe.seed, **data_args)
+        evals = TaskData.read(task, cfg.eval_split, **data_args)
         model = build_task_model(task, encoder, cfg.dropout, cfg.pooling)
         dataset = distributed(train.dataset(model, cfg.batch_size, cfg.bucket_window, recipe.seed))
         _, _, total_steps = plan_steps(dataset, cfg.epochs, cfg.evals_per_epoch)
@@ -142,20 +145,34 @@ def finetune(recipe, verbose=1, callbacks=(), resume_dir=None):
                 cfg.adam_beta1,
                 cfg.adam_beta2,
                 cfg.adam_epsilon,
-            ),  # fmt: skip
+            ),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=["accuracy"],
         )
     tensorboard = keras.callbacks.TensorBoard(log_dir=os.path.join(output_dir, "logs"))  # other workers: a temp dir
     replicas = f", {strategy.num_replicas_in_sync} replicas" if strategy.num_replicas_in_sync > 1 else ""
-    print(f"{task.name}: {len(train)} train / {len(evals)} {evals.split} examples, {total_steps} steps, "
-          f"{cfg.evals_per_epoch * cfg.epochs} evaluations{replicas}")  # fmt: skip
+    print(
+        f"{task.name}: {len(train)} train / {len(evals)} {evals.split} examples, {total_steps} steps, "
+        f"{cfg.evals_per_epoch * cfg.epochs} evaluations{replicas}"
+    )
     start = time.time()
-    with best_folder(output_dir, chief) as best, resume_folder(resume_dir or os.path.join(output_dir, "resume"),
-                                                               chief) as resume:  # fmt: skip
+    with (
+        best_folder(output_dir, chief) as best,
+        resume_folder(resume_dir or os.path.join(output_dir, "resume"), chief) as resume,
+    ):
         keep_best = KeepBest(evals, best, tokenizer, cfg.eval_batch_size, recipe)
-        fit_keeping_best(model, dataset, cfg.epochs, cfg.evals_per_epoch, keep_best, resume, run_key(recipe),
-                         best if chief else None, [tensorboard, *callbacks], verbose)  # fmt: skip
+        fit_keeping_best(
+            model,
+            dataset,
+            cfg.epochs,
+            cfg.evals_per_epoch,
+            keep_best,
+            resume,
+            run_key(recipe),
+            best if chief else None,
+            [tensorboard, *callbacks],
+            verbose,
+        )
     summary = {
         "task": task.name,
         "model": recipe.model,
@@ -192,8 +209,12 @@ def finetune_seeds(recipe, verbose=1, callbacks=(), resume_dir=None):
     task = get_task(recipe.task)
     runs = []
     for seed in recipe.finetune.seeds:
-        sub = dataclasses.replace(recipe, seed=seed, output_dir=os.path.join(seeds_dir, str(seed)),
-                                  finetune=dataclasses.replace(recipe.finetune, seeds=[]))  # fmt: skip
+        sub = dataclasses.replace(
+            recipe,
+            seed=seed,
+            output_dir=os.path.join(seeds_dir, str(seed)),
+            finetune=dataclasses.replace(recipe.finetune, seeds=[]),
+        )
         summary = _finished(sub)
         if summary is None:
             print(f"finetune: seed {seed} ({len(runs) + 1} of {len(recipe.finetune.seeds)})")
@@ -209,7 +230,7 @@ def finetune_seeds(recipe, verbose=1, callbacks=(), resume_dir=None):
         "seeds": [
             {"seed": s, "best": r["best"], "best_epoch": r["best_epoch"], "wall_clock_s": r["wall_clock_s"]}
             for s, _, r in runs
-        ],  # fmt: skip
+        ],
         "across_seeds": {
             "metric": main,
             "split": recipe.finetune.eval_split,
@@ -217,15 +238,17 @@ def finetune_seeds(recipe, verbose=1, callbacks=(), resume_dir=None):
             "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
             "min": float(values.min()),
             "max": float(values.max()),
-        },  # fmt: skip
+        },
         "wall_clock_s": round(sum(r["wall_clock_s"] for _, _, r in runs), 1),
     }
     write_json(os.path.join(output_dir, "metrics.json"), summary)
     save_recipe(recipe, os.path.join(output_dir, "recipe.yaml"))
     if resume_dir:
         shutil.move(seeds_dir, os.path.join(output_dir, "seeds"))
-    print(f"{task.name}: best seed {seed}; {main} on {recipe.finetune.eval_split} over {len(values)} seeds: "
-          f"mean {values.mean():.4f}, std {summary['across_seeds']['std']:.4f}")  # fmt: skip
+    print(
+        f"{task.name}: best seed {seed}; {main} on {recipe.finetune.eval_split} over {len(values)} seeds: "
+        f"mean {values.mean():.4f}, std {summary['across_seeds']['std']:.4f}"
+    )
     return summary
 
 

@@ -34,7 +34,8 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
 def adamw(learning_rate, total_steps, warmup_ratio=0.1, weight_decay=0.01, beta_1=0.9, beta_2=0.999, epsilon=1e-6):
     """`keras.optimizers.AdamW` (bias-corrected) on a `WarmupLinearDecay` schedule, no decay on biases/LayerNorms."""
     schedule = WarmupLinearDecay(learning_rate, total_steps, int(round(warmup_ratio * total_steps)))
-    optimizer = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=weight_decay, beta_1=beta_1,
-                                       beta_2=beta_2, epsilon=epsilon)  # fmt: skip
+    optimizer = keras.optimizers.AdamW(
+        learning_rate=schedule, weight_decay=weight_decay, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon
+    )
     optimizer.exclude_from_weight_decay(var_names=NO_DECAY)
     return optimizer

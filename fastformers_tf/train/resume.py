@@ -61,8 +61,9 @@ class StepBar(keras.callbacks.Callback):
     """The training steps between two evaluations as a `progress.bar` (in place of Keras' own), with the loss."""
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.bar = bar(total=self.params.get("steps"), desc=f"train {epoch + 1}/{self.params['epochs']}", unit="step",
-                       leave=False)  # fmt: skip
+        self.bar = bar(
+            total=self.params.get("steps"), desc=f"train {epoch + 1}/{self.params['epochs']}", unit="step", leave=False
+        )
 
     def on_train_batch_end(self, batch, logs=None):
         self.bar.update()
@@ -73,8 +74,9 @@ class StepBar(keras.callbacks.Callback):
         self.bar.close()
 
 
-def fit_keeping_best(model, dataset, epochs, evals_per_epoch, keep_best, resume_dir, key, best_dir,
-                     callbacks=(), verbose=1):  # fmt: skip
+def fit_keeping_best(
+    model, dataset, epochs, evals_per_epoch, keep_best, resume_dir, key, best_dir, callbacks=(), verbose=1
+):
     """Fits `model` on `dataset` (one epoch per pass), `keep_best` evaluating `evals_per_epoch` times an epoch.
 
     `keep_best` (a `KeepBest`) saves into `<resume_dir>/best`; when the fit
@@ -99,8 +101,13 @@ def fit_keeping_best(model, dataset, epochs, evals_per_epoch, keep_best, resume_
     else:
         steps = None
     progress = [StepBar()] if verbose else []
-    model.fit(dataset, epochs=evaluations, steps_per_epoch=steps, callbacks=[backup, *progress, keep_best, *callbacks],
-              verbose=0)  # fmt: skip
+    model.fit(
+        dataset,
+        epochs=evaluations,
+        steps_per_epoch=steps,
+        callbacks=[backup, *progress, keep_best, *callbacks],
+        verbose=0,
+    )
     if best_dir is not None:
         move_into_place(keep_best.directory, best_dir)
         keep_best.directory = best_dir
@@ -111,5 +118,12 @@ def fit_keeping_best(model, dataset, epochs, evals_per_epoch, keep_best, resume_
 def save_state(keep_best):
     """Writes `keep_best`'s evaluations so far next to its checkpoint."""
     if getattr(keep_best, "state_file", None):
-        write_json(keep_best.state_file, {"key": keep_best.key, "history": keep_best.history, "best": keep_best.best,
-                                          "best_epoch": keep_best.best_epoch})  # fmt: skip
+        write_json(
+            keep_best.state_file,
+            {
+                "key": keep_best.key,
+                "history": keep_best.history,
+                "best": keep_best.best,
+                "best_epoch": keep_best.best_epoch,
+            },
+        )

@@ -40,8 +40,12 @@ def test_layernorm_kernels_time_both_kernels_and_compare_equal_computations(monk
     (fused, feed, iterations), (unfused, same_feed, _) = runs
     assert iterations == 3 and same_feed is feed and feed["x"].shape == (1, 9, 24)
     diff = float(np.abs(fused - unfused).max())
-    assert result == {"shape": [1, 9, 24], "skip_layernorm_ms": pytest.approx(2.0),
-                      "add_layernorm_ms": pytest.approx(4.0), "max_abs_diff": diff}  # fmt: skip
+    assert result == {
+        "shape": [1, 9, 24],
+        "skip_layernorm_ms": pytest.approx(2.0),
+        "add_layernorm_ms": pytest.approx(4.0),
+        "max_abs_diff": diff,
+    }
     params = {t.name: numpy_helper.to_array(t) for t in kernels.skip_layernorm_model(24).graph.initializer}
     total = feed["x"] + feed["skip"] + params["bias"]
     normed = (total - total.mean(-1, keepdims=True)) / np.sqrt(total.var(-1, keepdims=True) + 1e-12)
@@ -52,12 +56,25 @@ def test_layernorm_kernels_time_both_kernels_and_compare_equal_computations(monk
 
 
 def test_table_names_the_cpu_and_the_kernels():
-    row = dict(backend="onnx int8", seq_len=32, latency_ms_median=2.0, latency_ms_p90=2.5, throughput_per_s=500.0,
-               latency_speedup=3.0, throughput_speedup=2.0, share_of_int8_peak=0.41)  # fmt: skip
+    row = dict(
+        backend="onnx int8",
+        seq_len=32,
+        latency_ms_median=2.0,
+        latency_ms_p90=2.5,
+        throughput_per_s=500.0,
+        latency_speedup=3.0,
+        throughput_speedup=2.0,
+        share_of_int8_peak=0.41,
+    )
     kernels = {"32": {"shape": [1, 32, 384], "skip_layernorm_ms": 0.09, "add_layernorm_ms": 0.03, "max_abs_diff": 0}}
     tflite = dict(row, backend="tflite int8", latency_ms_median=1.5)
-    result = {"cpu": "Some CPU", "threads": 2, "int8_gemm_peak_gops": 250.0, "layernorm_kernels": kernels,
-              "rows": [row, tflite]}  # fmt: skip
+    result = {
+        "cpu": "Some CPU",
+        "threads": 2,
+        "int8_gemm_peak_gops": 250.0,
+        "layernorm_kernels": kernels,
+        "rows": [row, tflite],
+    }
     lines = format_table(result).splitlines()
     assert lines[0] == "Some CPU, 2 threads"
     assert "1x32x384: SkipLayerNormalization 90 us, Add + LayerNormalization 30 us (3.0x)" in lines
@@ -82,10 +99,12 @@ def test_models_side_by_side_each_run_every_example_once_per_call_in_turns():
 
     lengths = [3, 5, 2, 4]
     features = Features(
-        token_ids=np.arange(1, sum(lengths) + 1, dtype=np.int32), segment_ids=np.zeros(sum(lengths), np.int32),
-        offsets=np.concatenate([[0], np.cumsum(lengths)]), labels=np.zeros(4, np.int32),
+        token_ids=np.arange(1, sum(lengths) + 1, dtype=np.int32),
+        segment_ids=np.zeros(sum(lengths), np.int32),
+        offsets=np.concatenate([[0], np.cumsum(lengths)]),
+        labels=np.zeros(4, np.int32),
         spans=np.zeros((4, 0, 2), np.int32),
-    )  # fmt: skip
+    )
     log = []
     result = compare({"t": Fake("t", log), "s": Fake("s", log)}, lambda p: features, examples=4, rounds=2, pause=0)
     assert set(result) == {"t", "s"} and result["t"]["speedup"] == 1.0

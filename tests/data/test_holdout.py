@@ -104,7 +104,7 @@ def test_task_data_reads_holdout_and_train_without_it(tmp_path):
     task, tokenizer, spec = get_task("sst2"), tiny.tokenizer(str(tmp_path)), HoldoutSpec(examples=2, seed=0)
 
     def read(split, holdout=spec):
-        return TaskData(task, split, str(tmp_path / "data"), tokenizer, 16, holdout=holdout)
+        return TaskData.read(task, split, str(tmp_path / "data"), tokenizer, 16, holdout=holdout)
 
     whole, train, held = read("train", None), read("train"), read("holdout")
     assert len(train) + len(held) + len(train.carve.dropped) == len(whole)

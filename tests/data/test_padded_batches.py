@@ -32,8 +32,9 @@ def test_batches_sorted_by_length_each_padded_to_its_longest_row_with_only_the_m
 
 
 def test_rows_in_given_order_padded_to_a_fixed_length():
-    batched = padded_batches(features(), ("token_ids", "segment_ids"), batch_size=1, pad_to=6, rows=[3, 1],
-                             by_length=False)  # fmt: skip
+    batched = padded_batches(
+        features(), ("token_ids", "segment_ids"), batch_size=1, pad_to=6, rows=[3, 1], by_length=False
+    )
     assert [rows.tolist() for rows, _ in batched] == [[3], [1]]
     # A row longer than pad_to keeps its length.
     assert [x["token_ids"].shape for _, x in batched] == [(1, 6), (1, 7)]

@@ -86,9 +86,13 @@ def test_mirrored_strategy_over_two_cpus_gives_the_same_first_step_loss():
     # Logical CPU devices can only be made before TensorFlow starts: in a fresh process.
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     result = subprocess.run(
-        [sys.executable, "-c", MIRRORED], capture_output=True, text=True, cwd=root, timeout=300,
+        [sys.executable, "-c", MIRRORED],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=300,
         env={**os.environ, "PYTHONPATH": root},
-    )  # fmt: skip
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     (replicas, single), (mirrored_replicas, mirrored) = eval(result.stdout.strip().splitlines()[-1])
     assert (replicas, mirrored_replicas) == (1, 2) and mirrored == pytest.approx(single, rel=1e-5)

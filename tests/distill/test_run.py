@@ -150,8 +150,10 @@ def test_the_teacher_cut_to_fewer_layers_keeps_its_head_and_a_new_shape_gets_a_n
     student, _, made = build_student(cfg, get_task("rte"))
     teacher = load_model(str(setup / "teacher"))
     assert made["layers"] == 1 and student.labels == RTE_LABELS
-    assert all(np.array_equal(a, b) for a, b in zip(student.output_dense.get_weights(),
-                                                    teacher.output_dense.get_weights(), strict=True))  # fmt: skip
+    assert all(
+        np.array_equal(a, b)
+        for a, b in zip(student.output_dense.get_weights(), teacher.output_dense.get_weights(), strict=True)
+    )
     cfg = recipe(setup, f"distill.student={setup / 'teacher'}", "distill.hidden_dim=16", "distill.num_heads=2").distill
     student, _, made = build_student(cfg, get_task("rte"))
     assert student.output_dense.kernel.shape == (16, 2) and made["init"]["copied_in_part"] > 0

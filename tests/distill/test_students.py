@@ -23,8 +23,9 @@ def test_keeping_every_layer_gives_the_same_outputs_and_a_subset_copies_its_laye
     assert encoder.config.num_layers == 3  # the input is unchanged
 
 
-@pytest.mark.parametrize("layers, message", [([0, 3], r"indices \[3\] out of range"), ([], "no layers"),
-                                             ([1, 1], "repeated indices")])  # fmt: skip
+@pytest.mark.parametrize(
+    "layers, message", [([0, 3], r"indices \[3\] out of range"), ([], "no layers"), ([1, 1], "repeated indices")]
+)
 def test_bad_layer_lists_name_the_flag_and_the_range(layers, message):
     with pytest.raises(ArgumentError, match=rf"distill.keep_layers=.*{message}; .*layers 0..2"):
         keep_layers(tiny.encoder(), layers)

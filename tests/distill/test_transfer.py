@@ -49,8 +49,10 @@ def test_sources_refuse_the_eval_split_and_single_texts_for_a_pair_task(tmp_path
     train = ("train", task.read(train_path, "train"), train_path, "train")
     found = sources(task, train, ["split:test", "augment:1"], "val", str(tmp_path / "data"), seed=0)
     assert [(s.name, len(s.examples), s.labeled) for s in found] == [
-        ("train", 24, True), ("split:test", 4, False), ("augment:1", 24, False)
-    ]  # fmt: skip
+        ("train", 24, True),
+        ("split:test", 4, False),
+        ("augment:1", 24, False),
+    ]
     with pytest.raises(ArgumentError, match="split:val is the evaluation split"):
         sources(task, train, ["split:val"], "val", str(tmp_path / "data"), seed=0)
     (tmp_path / "texts.txt").write_text("one text\n", encoding="utf-8")

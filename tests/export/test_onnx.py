@@ -16,9 +16,15 @@ from tests import tiny
 def run_onnx(path, inputs):
     """Runs the file in a plain session, feeding it by Hugging Face's input names, as transformers' clients do."""
     session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-    assert {x.name for x in session.get_inputs()} == {to_hf(k) for k in inputs} <= {
-        "input_ids", "attention_mask", "token_type_ids",
-    }  # fmt: skip
+    assert (
+        {x.name for x in session.get_inputs()}
+        == {to_hf(k) for k in inputs}
+        <= {
+            "input_ids",
+            "attention_mask",
+            "token_type_ids",
+        }
+    )
     return session.run(["logits"], {to_hf(k): np.asarray(v) for k, v in inputs.items()})[0]
 
 

@@ -52,8 +52,16 @@ def hf_python(tmp_path_factory):
     venv = tmp_path_factory.mktemp("interop") / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     python = str(venv / "bin" / "python")
-    install = [python, "-m", "pip", "install", "-q", "--disable-pip-version-check", "torch==2.13.0",
-               "optimum-onnx[onnxruntime]==0.1.0"]  # fmt: skip
+    install = [
+        python,
+        "-m",
+        "pip",
+        "install",
+        "-q",
+        "--disable-pip-version-check",
+        "torch==2.13.0",
+        "optimum-onnx[onnxruntime]==0.1.0",
+    ]
     result = subprocess.run(install, capture_output=True, text=True, timeout=1200)
     assert result.returncode == 0, result.stderr[-3000:]
     return python

@@ -23,8 +23,21 @@ def test_span_pooling_changes_with_the_span_and_round_trips(tmp_path):
     np.testing.assert_array_equal(load_model(str(tmp_path))(inputs).numpy(), logits)
 
 
-def test_span_classifier_prunes():
-    model = SpanClassifier(tiny.encoder(), num_spans=2, num_classes=2)
-    pruned = prune(model, PrunePlan(**tiny.UNEVEN_PLAN))
+def test_span_classifier_prunes_to_what_its_masked_encoder_computes():
+    from fastformers_tf.prune.importance import with_masks
+    from tests.prune.test_apply import batch_mask
+
+    model = SpanClassifier(tiny.randomize(tiny.encoder(), seed=3), num_spans=2, num_classes=2)
+    tiny.randomize(model.output_dense)
+    plan = PrunePlan(**tiny.UNEVEN_PLAN)
+    pruned = prune(model, plan)
     assert isinstance(pruned, SpanClassifier) and pruned.encoder.config.num_heads == [2, 3, 0]
-    assert pruned(span_inputs(model.encoder)).shape == (2, 2)
+    inputs = span_inputs(model.encoder)
+    config = model.encoder.config
+    masks = {
+        "head_mask": batch_mask(config.num_heads, plan.heads, 2),
+        "ffn_mask": batch_mask(config.intermediate_dim, plan.ffn_units, 2),
+    }
+    expected = with_masks(model)({**inputs, **masks}).numpy()
+    np.testing.assert_allclose(pruned(inputs).numpy(), expected, atol=1e-5)
+    assert np.abs(model(inputs).numpy() - expected).max() > 1e-4  # the plan removed something that mattered

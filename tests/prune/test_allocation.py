@@ -108,8 +108,9 @@ def test_summary_counts_layer_parameters():
     assert record == {"heads": [2, 3, 0], "ffn": [37, 11, 0], "layer_params": 5 * (4 * 32 * 8 + 24) + 48 * 65}
 
 
-UNEVEN = EncoderConfig(vocab_size=99, num_layers=3, hidden_dim=32, num_heads=[4, 2, 0], intermediate_dim=[37, 11, 0],
-                       head_dim=8)  # fmt: skip
+UNEVEN = EncoderConfig(
+    vocab_size=99, num_layers=3, hidden_dim=32, num_heads=[4, 2, 0], intermediate_dim=[37, 11, 0], head_dim=8
+)
 
 
 def random_scores(config, seed=0):

@@ -16,7 +16,7 @@ def rte(tmp_path):
     tokenizer = tiny.tokenizer(str(tmp_path))
 
     def split(name="train", max_examples=0):
-        return TaskData(get_task("rte"), name, str(tmp_path / "data"), tokenizer, 16, max_examples=max_examples)
+        return TaskData.read(get_task("rte"), name, str(tmp_path / "data"), tokenizer, 16, max_examples=max_examples)
 
     return split
 
@@ -58,8 +58,12 @@ def test_scores_match_finite_differences_of_each_example_loss(rte):
         return per_example_loss(masked(batch, training=False), labels=labels).numpy().astype(np.float64)
 
     ones_h, ones_f = np.ones((len(data), heads), np.float32), np.ones((len(data), units), np.float32)
-    for kind, index, expected in (("head", 0, scores.heads[0][0]), ("head", 4, scores.heads[1][2]),
-                                  ("ffn", 3, scores.ffn[0][3]), ("ffn", 40, scores.ffn[1][3])):  # fmt: skip
+    for kind, index, expected in (
+        ("head", 0, scores.heads[0][0]),
+        ("head", 4, scores.heads[1][2]),
+        ("ffn", 3, scores.ffn[0][3]),
+        ("ffn", 40, scores.ffn[1][3]),
+    ):
         diffs = []
         for sign in (1, -1):
             h, f = ones_h.copy(), ones_f.copy()

@@ -25,18 +25,38 @@ def setup(tmp_path):
 
 
 def recipe(tmp_path, *overrides):
-    return load_recipe("rte", params_override=[
-        *tiny.WHOLE_SPLITS,
-        f"data_dir={tmp_path / 'data'}", f"output_dir={tmp_path / 'run'}", f"cache_dir={tmp_path / 'cache'}",
-        f"prune.model={tmp_path / 'model'}", "prune.batch_size=4", "distill.batch_size=4", "distill.max_length=16",
-        "distill.learning_rate=1e-3", "prune.allocation=uniform", "prune.multiple_of=1", "prune.redistill_epochs=1",
-        *overrides,
-    ])  # fmt: skip
+    return load_recipe(
+        "rte",
+        params_override=[
+            *tiny.WHOLE_SPLITS,
+            f"data_dir={tmp_path / 'data'}",
+            f"output_dir={tmp_path / 'run'}",
+            f"cache_dir={tmp_path / 'cache'}",
+            f"prune.model={tmp_path / 'model'}",
+            "prune.batch_size=4",
+            "distill.batch_size=4",
+            "distill.max_length=16",
+            "distill.learning_rate=1e-3",
+            "prune.allocation=uniform",
+            "prune.multiple_of=1",
+            "prune.redistill_epochs=1",
+            *overrides,
+        ],
+    )
 
 
 def test_layout_plan_and_a_redistillation_from_cached_teacher_logits(setup):
-    prune_model(recipe(setup, "prune.target_heads=0.6", "prune.target_ffn=0.5", "prune.allocation=global",
-                                "prune.iterations=2", "prune.redistill_epochs=1"), verbose=0)  # fmt: skip
+    prune_model(
+        recipe(
+            setup,
+            "prune.target_heads=0.6",
+            "prune.target_ffn=0.5",
+            "prune.allocation=global",
+            "prune.iterations=2",
+            "prune.redistill_epochs=1",
+        ),
+        verbose=0,
+    )
     out = setup / "run"
     assert sorted(os.listdir(out)) == ["metrics.json", "pruned", "recipe.yaml", "redistill"]
     pruned = load_model(str(out / "pruned"))
@@ -52,8 +72,13 @@ def test_layout_plan_and_a_redistillation_from_cached_teacher_logits(setup):
     metrics = json.loads((out / "metrics.json").read_text())
     assert [s["step"] for s in metrics["steps"]] == [1, 2]
     assert sum(metrics["steps"][0]["heads"]) == 4 and sum(metrics["steps"][1]["heads"]) == 3
-    assert metrics["scoring"] == {"loss": "labels", "split": "train", "examples": 24, "normalized_heads": True,
-                                  "scored_on_eval_split": False}  # fmt: skip
+    assert metrics["scoring"] == {
+        "loss": "labels",
+        "split": "train",
+        "examples": 24,
+        "normalized_heads": True,
+        "scored_on_eval_split": False,
+    }
     assert metrics["before"]["heads"] == [2, 3, 0] and metrics["plan"] == json.loads(plan.to_json())
     assert set(metrics["after_redistill"]["metrics"]) == {"accuracy"}
     redistill = json.loads((out / "redistill" / "metrics.json").read_text())
@@ -63,8 +88,10 @@ def test_layout_plan_and_a_redistillation_from_cached_teacher_logits(setup):
 
 def test_uniform_one_shot_without_redistillation(setup):
     shutil.copytree(setup / "model", setup / "copy")  # the same model under another path: still its own teacher
-    result = prune_model(recipe(setup, "prune.target_heads=0.8", "prune.redistill_epochs=0",
-                                f"prune.teacher={setup / 'copy'}"), verbose=0)  # fmt: skip
+    result = prune_model(
+        recipe(setup, "prune.target_heads=0.8", "prune.redistill_epochs=0", f"prune.teacher={setup / 'copy'}"),
+        verbose=0,
+    )
     # 4 of 5 heads: 2 per layer where layers hold [2, 3, 0], the FFN untouched.
     assert result["after_pruning"]["heads"] == [2, 2, 0] and result["after_pruning"]["ffn"] == [37, 11, 0]
     assert "after_redistill" not in result and not os.path.exists(setup / "run" / "redistill")
@@ -74,8 +101,17 @@ def test_uniform_one_shot_without_redistillation(setup):
 def test_scoring_on_the_eval_split_needs_the_flag_and_is_reported(setup):
     with pytest.raises(RecipeError, match="prune.score_split=val is the evaluation split"):
         prune_model(recipe(setup, "prune.target_ffn=0.5", "prune.score_split=val"), verbose=0)
-    result = prune_model(recipe(setup, "prune.target_ffn=0.5", "prune.score_split=val", "prune.allow_eval_scoring=true",
-                                "prune.redistill_epochs=0", "prune.score_loss=gold"), verbose=0)  # fmt: skip
+    result = prune_model(
+        recipe(
+            setup,
+            "prune.target_ffn=0.5",
+            "prune.score_split=val",
+            "prune.allow_eval_scoring=true",
+            "prune.redistill_epochs=0",
+            "prune.score_loss=gold",
+        ),
+        verbose=0,
+    )
     assert result["scoring"]["scored_on_eval_split"] and result["scoring"]["loss"] == "gold"
 
 
@@ -110,12 +146,20 @@ def test_sweep_writes_table_json_and_plot(setup):
     assert "| 30% params |" in (out / "sweep.md").read_text()
     export = json.loads((out / "params-0.3" / "onnx" / "export.json").read_text())
     heads = load_model(str(out / "params-0.3" / "pruned")).encoder.config.num_heads
-    assert export["fused_op_counts"]["onnx/int8"].get("QAttention", 0) == sum(n > 0 for n in heads)
+    assert export["op_counts"]["onnx/int8"].get("QAttention", 0) == sum(n > 0 for n in heads)
 
 
 def test_iterative_steps_can_redistil_between_steps(setup):
-    result = prune_model(recipe(setup, "prune.target_ffn=0.5", "prune.iterations=2", "prune.step_redistill_epochs=1",
-                                "prune.redistill_epochs=0"), verbose=0)  # fmt: skip
+    result = prune_model(
+        recipe(
+            setup,
+            "prune.target_ffn=0.5",
+            "prune.iterations=2",
+            "prune.step_redistill_epochs=1",
+            "prune.redistill_epochs=0",
+        ),
+        verbose=0,
+    )
     steps = setup / "run" / "steps"
     assert sorted(os.listdir(steps)) == ["step1", "step1-kd"]
     assert "after_redistill" in result["steps"][0] and "after_redistill" not in result["steps"][1]

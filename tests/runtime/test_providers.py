@@ -37,8 +37,11 @@ def test_io_binding_gives_the_plain_run_outputs(tiny_export):
     rng = np.random.default_rng(0)
     for batch, length in ((1, 5), (4, 17)):
         ones = np.ones((batch, length), np.int32)
-        inputs = {"token_ids": rng.integers(3, 99, (batch, length)).astype(np.int32), "padding_mask": ones,
-                  "segment_ids": 0 * ones}  # fmt: skip
+        inputs = {
+            "token_ids": rng.integers(3, 99, (batch, length)).astype(np.int32),
+            "padding_mask": ones,
+            "segment_ids": 0 * ones,
+        }
         inputs = {name: inputs[name] for name in plain.input_names}
         np.testing.assert_array_equal(bound.forward(inputs)["logits"], plain.forward(inputs)["logits"])
 
@@ -60,6 +63,8 @@ def test_the_gpu_wheel_is_an_extra_and_never_in_the_default_install():
     kwargs = {k.arg: k.value for k in call.keywords}
     default = [ast.literal_eval(e) for e in kwargs["install_requires"].elts if isinstance(e, ast.Constant)]
     assert any(r.startswith("onnxruntime>=") for r in default) and not any("onnxruntime-gpu" in r for r in default)
-    extras = {ast.literal_eval(k): v for k, v in zip(kwargs["extras_require"].keys, kwargs["extras_require"].values,
-                                                     strict=True)}  # fmt: skip
+    extras = {
+        ast.literal_eval(k): v
+        for k, v in zip(kwargs["extras_require"].keys, kwargs["extras_require"].values, strict=True)
+    }
     assert [ast.literal_eval(e) for e in extras["gpu"].elts] == ["onnxruntime-gpu>=1.22,<2"]

@@ -30,8 +30,14 @@ def serve_venv(tmp_path_factory):
 def run(python, tool, *args):
     """Runs tools/<tool> with the venv's python, outside the repository (no checkout on sys.path)."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    return subprocess.Popen([str(python), os.path.join(ROOT, "tools", tool), *args], cwd="/", env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    return subprocess.Popen(
+        [str(python), os.path.join(ROOT, "tools", tool), *args],
+        cwd="/",
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +69,14 @@ def test_the_serving_install_runs_the_tools_without_tensorflow(serve_venv, sst2_
     expected = load_predictor(export, "onnx", "int8").predict(texts)
     assert [line.split("\t")[0] for line in out.splitlines()] == [label for label, _ in expected]
 
-    evaluate = run(serve_venv, "evaluate.py", f"--model={export}", "--task=sst2", "--split=glue_dev",
-                   f"--data_dir={sst2_export / 'data'}")  # fmt: skip
+    evaluate = run(
+        serve_venv,
+        "evaluate.py",
+        f"--model={export}",
+        "--task=sst2",
+        "--split=glue_dev",
+        f"--data_dir={sst2_export / 'data'}",
+    )
     out, err = evaluate.communicate(timeout=300)
     assert evaluate.returncode == 0, err
     assert json.loads(out.strip().splitlines()[-1])["examples"] == len(SENTENCES)

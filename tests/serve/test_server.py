@@ -28,10 +28,19 @@ def free_port():
 def start_server(model, *flags):
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, os.path.join(ROOT, "tools", "serve.py"), f"--model={model}", f"--port={port}",
-         "--threads=1", *flags],
-        env={**os.environ, "PYTHONPATH": ROOT}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            os.path.join(ROOT, "tools", "serve.py"),
+            f"--model={model}",
+            f"--port={port}",
+            "--threads=1",
+            *flags,
+        ],
+        env={**os.environ, "PYTHONPATH": ROOT},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 120
     while time.time() < deadline:

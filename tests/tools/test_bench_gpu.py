@@ -22,9 +22,19 @@ def test_a_cpu_dry_run_times_every_backend_and_scores_fp16_against_fp32(tmp_path
     model = tiny.classifier(num_classes=2, labels=["entailment", "not_entailment"])
     save_model(model, str(tmp_path / "model"), tokenizer=tiny.tokenizer(str(tmp_path)))
     out = tmp_path / "out"
-    result = run_tool("bench_gpu.py", "--device=cpu", f"--model={tmp_path / 'model'}", f"--output_dir={out}",
-                      "--batch_sizes=1,4", "--seq_len=9", "--iterations=2", "--rounds=1", "--task=rte", "--split=val",
-                      f"--data_dir={tmp_path / 'data'}")  # fmt: skip
+    result = run_tool(
+        "bench_gpu.py",
+        "--device=cpu",
+        f"--model={tmp_path / 'model'}",
+        f"--output_dir={out}",
+        "--batch_sizes=1,4",
+        "--seq_len=9",
+        "--iterations=2",
+        "--rounds=1",
+        "--task=rte",
+        "--split=val",
+        f"--data_dir={tmp_path / 'data'}",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     bench = json.loads((out / "bench.json").read_text())
     names = ["keras fp32", "onnx fp32 CPUExecutionProvider", "onnx fp16 CPUExecutionProvider"]

@@ -18,9 +18,19 @@ def test_every_int8_path_is_scored_and_timed_side_by_side(tmp_path):
     qat = quantize_model(model, [sample_inputs(model, 8, 13, seed) for seed in (1, 2)])
     save_model(qat, str(tmp_path / "qat"), tokenizer=tiny.tokenizer(str(tmp_path)))
     out = tmp_path / "bench"
-    result = run_tool("bench_int8.py", "--task=rte", "--split=val", f"--model={tmp_path / 'model'}",
-                      f"--qat_model={tmp_path / 'qat'}", f"--output_dir={out}", f"--data_dir={tmp_path / 'data'}",
-                      "--calibration_examples=8", "--seq_lens=9", "--latency_iterations=2", "--rounds=1")  # fmt: skip
+    result = run_tool(
+        "bench_int8.py",
+        "--task=rte",
+        "--split=val",
+        f"--model={tmp_path / 'model'}",
+        f"--qat_model={tmp_path / 'qat'}",
+        f"--output_dir={out}",
+        f"--data_dir={tmp_path / 'data'}",
+        "--calibration_examples=8",
+        "--seq_lens=9",
+        "--latency_iterations=2",
+        "--rounds=1",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     bench = json.loads((out / "bench.json").read_text())
     paths = ("dynamic", "static", "ptq", "qat")
@@ -38,13 +48,21 @@ def test_every_int8_path_is_scored_and_timed_side_by_side(tmp_path):
 def test_export_qat_of_a_float_model_needs_texts_to_calibrate_on(tmp_path):
     model = tiny.classifier(num_classes=2, labels=LABELS)
     save_model(model, str(tmp_path / "model"), tokenizer=tiny.tokenizer(str(tmp_path)))
-    result = run_tool("export.py", f"--model={tmp_path / 'model'}", f"--output_dir={tmp_path / 'out'}", "--int8",
-                      "--int8_mode=qat")  # fmt: skip
+    result = run_tool(
+        "export.py", f"--model={tmp_path / 'model'}", f"--output_dir={tmp_path / 'out'}", "--int8", "--int8_mode=qat"
+    )
     assert_one_line_error(result, r"--int8_mode=qat needs --calibration_file", code=2)
     texts = tmp_path / "texts.txt"
     texts.write_text("\n".join(p for pair in PAIRS for p in pair[:2]) + "\n")
-    result = run_tool("export.py", f"--model={tmp_path / 'model'}", f"--output_dir={tmp_path / 'out'}", "--int8",
-                      "--int8_mode=qat", f"--calibration_file={texts}", "--tflite")  # fmt: skip
+    result = run_tool(
+        "export.py",
+        f"--model={tmp_path / 'model'}",
+        f"--output_dir={tmp_path / 'out'}",
+        "--int8",
+        "--int8_mode=qat",
+        f"--calibration_file={texts}",
+        "--tflite",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "tflite/int8: ops left in float" in result.stdout and '"FULLY_CONNECTED": 5' in result.stdout
     info = json.loads((tmp_path / "out" / "export.json").read_text())

@@ -153,9 +153,14 @@ def test_distill_refuses_bad_flags_in_one_line(tmp_path, args, pattern, code):
     save_model(tiny.encoder(), str(tmp_path / "student"), tokenizer=tiny.tokenizer(str(tmp_path)))
     args = [a.replace("TEACHER", str(tmp_path / "teacher")) for a in args]
     result = run_tool(
-        "distill.py", "--task=rte", f"--student={tmp_path / 'student'}", f"--data_dir={tmp_path / 'data'}",
-        f"--output_dir={tmp_path / 'run'}", *args, env={"HOME": str(tmp_path)},  # caches under tmp_path
-    )  # fmt: skip
+        "distill.py",
+        "--task=rte",
+        f"--student={tmp_path / 'student'}",
+        f"--data_dir={tmp_path / 'data'}",
+        f"--output_dir={tmp_path / 'run'}",
+        *args,
+        env={"HOME": str(tmp_path)},  # caches under tmp_path
+    )
     assert_one_line_error(result, pattern, code=code)
     assert not (tmp_path / "run").exists()
 
@@ -168,18 +173,27 @@ def test_distill_refuses_bad_flags_in_one_line(tmp_path, args, pattern, code):
         (["--model=MODEL", "--target_ffn=-1"], r"prune\.target_ffn=-1\.0 .*: it must be 0 \(keep all\), a fraction"),
         (["--model=MODEL", "--target_heads=2.5"], r"prune\.target_heads=2\.5 .*or a whole number per layer"),
         (["--model=NOPE", "--target_heads=0.5"], r"nope: no such model folder"),
-        (["--model=MODEL", "--target_heads=0.5", "--params_override=prune.score_split=holdout"],
-         r"prune\.score_split=holdout is the evaluation split"),
+        (
+            ["--model=MODEL", "--target_heads=0.5", "--params_override=prune.score_split=holdout"],
+            r"prune\.score_split=holdout is the evaluation split",
+        ),
     ],
-)  # fmt: skip
+)
 def test_prune_refuses_bad_flags_in_one_line(tmp_path, args, pattern):
     from tests.distill.test_run import RTE_LABELS
 
     write_rte(tmp_path / "data")
     save_model(tiny.classifier(2, RTE_LABELS), str(tmp_path / "model"), tokenizer=tiny.tokenizer(str(tmp_path)))
     args = [a.replace("MODEL", str(tmp_path / "model")).replace("NOPE", str(tmp_path / "nope")) for a in args]
-    result = run_tool("prune.py", "--task=rte", f"--data_dir={tmp_path / 'data'}", f"--output_dir={tmp_path / 'run'}",
-                      "--params_override=distill.max_length=16", *args, env={"HOME": str(tmp_path)})  # fmt: skip
+    result = run_tool(
+        "prune.py",
+        "--task=rte",
+        f"--data_dir={tmp_path / 'data'}",
+        f"--output_dir={tmp_path / 'run'}",
+        "--params_override=distill.max_length=16",
+        *args,
+        env={"HOME": str(tmp_path)},
+    )
     assert_one_line_error(result, pattern)
     assert not (tmp_path / "run").exists()
 
@@ -188,16 +202,26 @@ def test_prune_refuses_bad_flags_in_one_line(tmp_path, args, pattern):
 def test_an_export_where_a_model_folder_is_needed_is_named(tiny_export, tmp_path, tool, flag):
     write_rte(tmp_path / "data")
     args = ["--target_heads=0.5"] if tool == "prune.py" else [f"--student={tiny_export.directory}"]
-    result = run_tool(tool, "--task=rte", f"--data_dir={tmp_path / 'data'}", f"--output_dir={tmp_path / 'run'}",
-                      f"{flag}={tiny_export.directory}", *args, env={"HOME": str(tmp_path)})  # fmt: skip
+    result = run_tool(
+        tool,
+        "--task=rte",
+        f"--data_dir={tmp_path / 'data'}",
+        f"--output_dir={tmp_path / 'run'}",
+        f"{flag}={tiny_export.directory}",
+        *args,
+        env={"HOME": str(tmp_path)},
+    )
     assert_one_line_error(result, r"is an export folder \(ONNX/TFLite files for serving.*needs a trained model folder")
     assert not (tmp_path / "run").exists()
 
 
 def test_export_never_replaces_the_model_folder_it_reads(tmp_path):
     model = tmp_path / "model"
-    save_model(tiny.classifier(num_classes=2, labels=["entailment", "not_entailment"]), str(model),
-               tokenizer=tiny.tokenizer(str(tmp_path)))  # fmt: skip
+    save_model(
+        tiny.classifier(num_classes=2, labels=["entailment", "not_entailment"]),
+        str(model),
+        tokenizer=tiny.tokenizer(str(tmp_path)),
+    )
     files = {p.name: p.read_bytes() for p in model.iterdir()}
     for output in (model, tmp_path / "elsewhere"):
         if output != model:  # another folder holding a trained model

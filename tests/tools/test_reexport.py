@@ -46,13 +46,21 @@ def test_sigint_during_a_reexport_keeps_the_previous_export(tiny_export, tmp_pat
         before = predictor.logits(TEXTS)
 
     process = subprocess.Popen(
-        [sys.executable, os.path.join(ROOT, "tools", "export.py"), f"--model={two_label_model(tmp_path)}",
-         f"--output_dir={folder}", "--int8", "--tflite"],
-        stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": ROOT},
+        [
+            sys.executable,
+            os.path.join(ROOT, "tools", "export.py"),
+            f"--model={two_label_model(tmp_path)}",
+            f"--output_dir={folder}",
+            "--int8",
+            "--tflite",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": ROOT},
         # A job started with `&` by a non-interactive shell (nohup, CI wrappers) ignores SIGINT, and a child
         # inherits that: Python then never raises KeyboardInterrupt. A user's terminal has the default handler.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )  # fmt: skip
+    )
     deadline = time.time() + 300
     # Once the fused file is written the new export is under way (and onnxruntime is imported: a signal
     # during that import surfaces as its ImportError, not as KeyboardInterrupt).

@@ -48,8 +48,11 @@ def start(overrides, weights, tf_config=None):
         env["TF_CONFIG"] = json.dumps(tf_config)
     return subprocess.Popen(
         [sys.executable, "-c", WORKER, json.dumps(overrides), str(weights)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def finish(process):

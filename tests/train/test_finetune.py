@@ -48,10 +48,20 @@ def test_finetune_writes_recipe_best_model_logs_and_metrics(tmp_path):
     assert os.listdir(out / "logs")  # TensorBoard event files
 
     result = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "tools", "evaluate.py"), f"--model={out / 'best'}", "--task=rte",
-         "--split=test", f"--data_dir={tmp_path / 'data'}", f"--predictions_dir={tmp_path / 'submission'}"],
-        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": ROOT}, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            os.path.join(ROOT, "tools", "evaluate.py"),
+            f"--model={out / 'best'}",
+            "--task=rte",
+            "--split=test",
+            f"--data_dir={tmp_path / 'data'}",
+            f"--predictions_dir={tmp_path / 'submission'}",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": ROOT},
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in (tmp_path / "submission" / "RTE.jsonl").read_text().splitlines()]
     assert [r["idx"] for r in records] == [0, 1, 2, 3]
@@ -96,6 +106,6 @@ def test_finetune_learns_a_separable_task_and_best_reproduces_its_metric(tmp_pat
     assert summary["best"]["accuracy"] >= 0.9  # chance is 0.5 on this balanced set
     assert summary["epochs"][-1]["loss"] < 0.2 * summary["epochs"][0]["loss"]
     best = load_model(str(out / "best"))
-    evals = TaskData(get_task("sst2"), "glue_dev", str(tmp_path / "data"), load_tokenizer(str(out / "best")), 16)
+    evals = TaskData.read(get_task("sst2"), "glue_dev", str(tmp_path / "data"), load_tokenizer(str(out / "best")), 16)
     metrics, _ = evals.evaluate(best, batch_size=7, progress=False)
     assert metrics == pytest.approx(summary["best"], abs=1e-6)

@@ -47,19 +47,38 @@ def batches_read(monkeypatch):
 
 
 def holdout_texts(tmp_path, recipe):
-    data = task_data.TaskData(get_task("rte"), "holdout", str(tmp_path / "data"), tiny.tokenizer(str(tmp_path)), 16,
-                              holdout=recipe.holdout_spec())  # fmt: skip
+    data = task_data.TaskData.read(
+        get_task("rte"),
+        "holdout",
+        str(tmp_path / "data"),
+        tiny.tokenizer(str(tmp_path)),
+        16,
+        holdout=recipe.holdout_spec(),
+    )
     return {(e.text_a, e.text_b) for e in data.examples}
 
 
-HOLDOUT = ["holdout.examples=6", "holdout.seed=1", "finetune.eval_split=holdout", "distill.eval_split=holdout",
-           "finetune.evals_per_epoch=1"]  # fmt: skip
+HOLDOUT = [
+    "holdout.examples=6",
+    "holdout.seed=1",
+    "finetune.eval_split=holdout",
+    "distill.eval_split=holdout",
+    "finetune.evals_per_epoch=1",
+]
 
 
 def test_no_held_out_pair_reaches_a_finetuning_or_distillation_batch(tmp_path, batches_read):
     write_distinct_rte(tmp_path / "data")
-    ft = load_recipe("rte", params_override=[*tiny_run_overrides(tmp_path), *HOLDOUT, "finetune.epochs=1",
-                                             "finetune.batch_size=4", "finetune.max_length=16"])  # fmt: skip
+    ft = load_recipe(
+        "rte",
+        params_override=[
+            *tiny_run_overrides(tmp_path),
+            *HOLDOUT,
+            "finetune.epochs=1",
+            "finetune.batch_size=4",
+            "finetune.max_length=16",
+        ],
+    )
     held = holdout_texts(tmp_path, ft)
     assert len(held) == 6
     summary = finetune(ft, verbose=0)
@@ -76,11 +95,20 @@ def test_no_held_out_pair_reaches_a_finetuning_or_distillation_batch(tmp_path, b
     rows = [{"text_a": a, "text_b": b} for a, b in sorted(held)[:2]] + [{"text_a": "new premise", "text_b": "x"}]
     transfer.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     batches_read.clear()
-    dt = load_recipe("rte", params_override=[*tiny_run_overrides(tmp_path), *HOLDOUT,
-                                             f"output_dir={tmp_path / 'student'}",
-                                             f"distill.teacher={tmp_path / 'run' / 'best'}", "distill.student=teacher",
-                                             f"distill.transfer=[file:{transfer},augment:1]", "distill.epochs=1",
-                                             "distill.batch_size=4", "distill.max_length=16"])  # fmt: skip
+    dt = load_recipe(
+        "rte",
+        params_override=[
+            *tiny_run_overrides(tmp_path),
+            *HOLDOUT,
+            f"output_dir={tmp_path / 'student'}",
+            f"distill.teacher={tmp_path / 'run' / 'best'}",
+            "distill.student=teacher",
+            f"distill.transfer=[file:{transfer},augment:1]",
+            "distill.epochs=1",
+            "distill.batch_size=4",
+            "distill.max_length=16",
+        ],
+    )
     result = distill(dt, verbose=0)
     sources = {r["source"]: r for r in result["transfer"]}
     assert sources[f"file:{transfer}"]["examples"] == 1 and sources[f"file:{transfer}"]["dropped_in_holdout"] == 2
@@ -114,9 +142,17 @@ class Steps(keras.callbacks.Callback):
 def test_a_killed_run_resumes_from_its_last_evaluation(tmp_path):
     write_distinct_rte(tmp_path / "data")
     out = tmp_path / "run"
-    recipe = load_recipe("rte", params_override=[*tiny_run_overrides(tmp_path), *HOLDOUT, "finetune.epochs=2",
-                                                 "finetune.evals_per_epoch=2", "finetune.batch_size=4",
-                                                 "finetune.max_length=16"])  # fmt: skip
+    recipe = load_recipe(
+        "rte",
+        params_override=[
+            *tiny_run_overrides(tmp_path),
+            *HOLDOUT,
+            "finetune.epochs=2",
+            "finetune.evals_per_epoch=2",
+            "finetune.batch_size=4",
+            "finetune.max_length=16",
+        ],
+    )
     with pytest.raises(KeyboardInterrupt):
         finetune(recipe, verbose=0, callbacks=[StopAfter(3)])
     state = json.loads((out / "resume" / "state.json").read_text())
@@ -134,19 +170,37 @@ def test_a_killed_run_resumes_from_its_last_evaluation(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         finetune(recipe, verbose=0, callbacks=[StopAfter(1)])
     steps = Steps()
-    other = load_recipe("rte", params_override=[*tiny_run_overrides(tmp_path), *HOLDOUT, "finetune.epochs=1",
-                                                "finetune.evals_per_epoch=2", "finetune.batch_size=4",
-                                                "finetune.max_length=16", "finetune.learning_rate=1e-4"])  # fmt: skip
+    other = load_recipe(
+        "rte",
+        params_override=[
+            *tiny_run_overrides(tmp_path),
+            *HOLDOUT,
+            "finetune.epochs=1",
+            "finetune.evals_per_epoch=2",
+            "finetune.batch_size=4",
+            "finetune.max_length=16",
+            "finetune.learning_rate=1e-4",
+        ],
+    )
     assert len(finetune(other, verbose=0, callbacks=[steps])["epochs"]) == 2 and steps.count == 6
 
 
 def test_seeds_run_once_each_and_the_best_on_the_holdout_is_kept(tmp_path, capsys):
     write_distinct_rte(tmp_path / "data")
     out = tmp_path / "run"
-    recipe = load_recipe("rte", params_override=[*tiny_run_overrides(tmp_path), *HOLDOUT, "finetune.epochs=1",
-                                                 "finetune.batch_size=4", "finetune.max_length=16",
-                                                 "finetune.learning_rate=3e-3", "finetune.seeds=[3,4]",
-                                                 "finetune.reinit_layers=1"])  # fmt: skip
+    recipe = load_recipe(
+        "rte",
+        params_override=[
+            *tiny_run_overrides(tmp_path),
+            *HOLDOUT,
+            "finetune.epochs=1",
+            "finetune.batch_size=4",
+            "finetune.max_length=16",
+            "finetune.learning_rate=3e-3",
+            "finetune.seeds=[3,4]",
+            "finetune.reinit_layers=1",
+        ],
+    )
     summary = finetune(recipe, verbose=0)
     values = [s["best"]["accuracy"] for s in summary["seeds"]]
     assert [s["seed"] for s in summary["seeds"]] == [3, 4]
@@ -165,25 +219,44 @@ def test_an_ensemble_teacher_averages_its_members_logits(tmp_path):
     write_distinct_rte(tmp_path / "data")
     labels = ["entailment", "not_entailment"]
     for seed in (3, 4):
-        save_model(tiny.classifier(num_classes=2, labels=labels, seed=seed), str(tmp_path / f"teacher{seed}"),
-                   tokenizer=tiny.tokenizer(str(tmp_path)))  # fmt: skip
-    save_model(tiny.randomize(tiny.encoder(num_layers=1), seed=5), str(tmp_path / "student"),
-               tokenizer=tiny.tokenizer(str(tmp_path)))  # fmt: skip
+        save_model(
+            tiny.classifier(num_classes=2, labels=labels, seed=seed),
+            str(tmp_path / f"teacher{seed}"),
+            tokenizer=tiny.tokenizer(str(tmp_path)),
+        )
+    save_model(
+        tiny.randomize(tiny.encoder(num_layers=1), seed=5),
+        str(tmp_path / "student"),
+        tokenizer=tiny.tokenizer(str(tmp_path)),
+    )
     members = [str(tmp_path / "teacher3"), str(tmp_path / "teacher4")]
-    common = [*tiny_run_overrides(tmp_path), *HOLDOUT, f"distill.student={tmp_path / 'student'}", "distill.epochs=1",
-              "distill.batch_size=4", "distill.max_length=16"]  # fmt: skip
-    ensemble = distill(load_recipe("rte", params_override=[*common, f"distill.teacher=[{','.join(members)}]"]),
-                       verbose=0)  # fmt: skip
+    common = [
+        *tiny_run_overrides(tmp_path),
+        *HOLDOUT,
+        f"distill.student={tmp_path / 'student'}",
+        "distill.epochs=1",
+        "distill.batch_size=4",
+        "distill.max_length=16",
+    ]
+    ensemble = distill(
+        load_recipe("rte", params_override=[*common, f"distill.teacher=[{','.join(members)}]"]), verbose=0
+    )
     assert ensemble["ensemble"]["members"] == members
     singles = [
-        distill(load_recipe("rte", params_override=[*common, f"distill.teacher={m}", f"output_dir={tmp_path / m[-1]}"]),
-                verbose=0)["teacher_metrics"]
+        distill(
+            load_recipe("rte", params_override=[*common, f"distill.teacher={m}", f"output_dir={tmp_path / m[-1]}"]),
+            verbose=0,
+        )["teacher_metrics"]
         for m in members
-    ]  # fmt: skip
+    ]
     assert ensemble["ensemble"]["member_metrics"] == singles
     with pytest.raises(Exception, match="ensemble teacher gives logits only"):
-        distill(load_recipe("rte", params_override=[*common, f"distill.teacher=[{','.join(members)}]",
-                                                    "distill.hidden_weight=1.0"]), verbose=0)  # fmt: skip
+        distill(
+            load_recipe(
+                "rte", params_override=[*common, f"distill.teacher=[{','.join(members)}]", "distill.hidden_weight=1.0"]
+            ),
+            verbose=0,
+        )
 
 
 class StopAtEvaluation(keras.callbacks.Callback):
@@ -202,8 +275,14 @@ class StopAtEvaluation(keras.callbacks.Callback):
 def test_seeds_of_a_killed_compress_stage_survive_in_its_resume_folder(tmp_path, capsys):
     """A compress stage writes into a new temporary folder each run: finished seeds must live outside it."""
     write_distinct_rte(tmp_path / "data")
-    common = [*tiny_run_overrides(tmp_path), *HOLDOUT, "finetune.epochs=1", "finetune.batch_size=4",
-              "finetune.max_length=16", "finetune.seeds=[3,4]"]  # fmt: skip
+    common = [
+        *tiny_run_overrides(tmp_path),
+        *HOLDOUT,
+        "finetune.epochs=1",
+        "finetune.batch_size=4",
+        "finetune.max_length=16",
+        "finetune.seeds=[3,4]",
+    ]
     resume = tmp_path / ".resume" / "teacher"
     first = load_recipe("rte", params_override=[*common, f"output_dir={tmp_path / 'partial-1'}"])
     with pytest.raises(KeyboardInterrupt):
@@ -242,10 +321,20 @@ def test_evaluate_scores_an_ensemble_as_its_members_averaged_logits(tmp_path):
         save_model(model, str(tmp_path / f"m{seed}"), tokenizer=tiny.tokenizer(str(tmp_path)))
         members.append(str(tmp_path / f"m{seed}"))
     result = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "tools", "evaluate.py"), f"--model={','.join(members)}", "--task=rte",
-         "--split=val", f"--data_dir={tmp_path / 'data'}", "--max_length=16"],
-        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": ROOT}, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            os.path.join(ROOT, "tools", "evaluate.py"),
+            f"--model={','.join(members)}",
+            "--task=rte",
+            "--split=val",
+            f"--data_dir={tmp_path / 'data'}",
+            "--max_length=16",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": ROOT},
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     scored = json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -260,9 +349,22 @@ def test_progress_into_a_pipe_is_one_line_per_evaluation(tmp_path):
 
     write_distinct_rte(tmp_path / "data")
     overrides = [o for o in tiny_run_overrides(tmp_path) if not o.startswith(("data_dir", "output_dir"))]
-    result = run_tool("finetune.py", "--task=rte", f"--data_dir={tmp_path / 'data'}", f"--output_dir={tmp_path / 'r'}",
-                      "--params_override=" + ",".join([*overrides, "finetune.epochs=1", "finetune.evals_per_epoch=2",
-                                                       "finetune.batch_size=2", "finetune.max_length=16"]))  # fmt: skip
+    result = run_tool(
+        "finetune.py",
+        "--task=rte",
+        f"--data_dir={tmp_path / 'data'}",
+        f"--output_dir={tmp_path / 'r'}",
+        "--params_override="
+        + ",".join(
+            [
+                *overrides,
+                "finetune.epochs=1",
+                "finetune.evals_per_epoch=2",
+                "finetune.batch_size=2",
+                "finetune.max_length=16",
+            ]
+        ),
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     for stream in (result.stdout, result.stderr):  # no bar drawn into a pipe, Keras' or tqdm's
         assert "ETA" not in stream and "\b" not in stream and "\r" not in stream and "it/s" not in stream

@@ -13,7 +13,9 @@ beam = pytest.importorskip("apache_beam", reason="the beam extra is not installe
 from fastformers_tf.data.examples import DataError  # noqa: E402
 from fastformers_tf.errors import ArgumentError  # noqa: E402
 from fastformers_tf.runtime import load_predictor  # noqa: E402
-from fastformers_tf.runtime.beam import ExportModelHandler, ReadRows, Row, counters, format_of, score_files  # noqa: E402
+from fastformers_tf.score.handler import ExportModelHandler  # noqa: E402
+from fastformers_tf.score.pipeline import counters, score_files  # noqa: E402
+from fastformers_tf.score.read import ReadRows, Row, format_of  # noqa: E402
 from tests.harness import ROOT  # noqa: E402
 
 WORDS = "the a team won lost game soup was good bad movie great film fine".split()
@@ -78,11 +80,24 @@ def test_score_tool_equals_the_predictor_and_dead_letters_every_bad_row(tiny_exp
     pair_columns = ["--text_column=premise", "--text_pair_column=hypothesis", "--id_column=idx"]
     for name, columns in (("a.tsv", ["--text_column=sentence"]), ("b.jsonl", pair_columns)):
         result = subprocess.run(
-            [sys.executable, "-c", NO_TENSORFLOW, os.path.join(ROOT, "tools", "score.py"),
-             f"--model={tiny_export.directory}", "--precision=fp32", f"--input={tmp_path / 'in' / name}",
-             f"--output={tmp_path / 'out' / name}", "--max_batch_size=40", "--threads=1", *columns],
-            capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": ROOT},
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-c",
+                NO_TENSORFLOW,
+                os.path.join(ROOT, "tools", "score.py"),
+                f"--model={tiny_export.directory}",
+                "--precision=fp32",
+                f"--input={tmp_path / 'in' / name}",
+                f"--output={tmp_path / 'out' / name}",
+                "--max_batch_size=40",
+                "--threads=1",
+                *columns,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "PYTHONPATH": ROOT},
+        )
         assert result.returncode == 0, result.stderr
         results[name] = result.stdout
     assert "230 rows: 220 predicted, 10 rejected when read, 0 failed in inference" in results["a.tsv"]
@@ -133,8 +148,11 @@ def test_a_batch_that_fails_in_inference_is_dead_lettered_row_by_row(tiny_export
     ]
     counts = counters(result)  # ours, and RunInference's own under the handler's namespace
     assert {k: counts.get(k, 0) for k in ("rows", "rejected_rows", "predicted_rows", "failed_rows")} == {
-        "rows": 4, "rejected_rows": 0, "predicted_rows": 3, "failed_rows": 1,
-    }  # fmt: skip
+        "rows": 4,
+        "rejected_rows": 0,
+        "predicted_rows": 3,
+        "failed_rows": 1,
+    }
     assert counts["num_inferences"] == 3 and counts["failed_batches_counter"] == 1
 
 
@@ -160,8 +178,13 @@ def test_rows_of_every_format(tmp_path):
 
 def test_format_of_a_file():
     assert [format_of(p) for p in ("a.jsonl", "a.JSON", "b.csv.gz", "c.tsv", "d.txt", "e")] == [
-        "jsonl", "jsonl", "csv", "tsv", "text", "text",
-    ]  # fmt: skip
+        "jsonl",
+        "jsonl",
+        "csv",
+        "tsv",
+        "text",
+        "text",
+    ]
     assert format_of("a.csv", "tsv") == "tsv"
 
 
@@ -179,10 +202,18 @@ def test_the_handler_refuses_what_it_cannot_serve(tiny_export, tmp_path):
 def test_score_tool_errors_are_one_line(tiny_export, tmp_path):
     def score(*args):
         return subprocess.run(
-            [sys.executable, os.path.join(ROOT, "tools", "score.py"), f"--model={tiny_export.directory}",
-             f"--output={tmp_path / 'out'}", *args],
-            capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": ROOT},
-        )  # fmt: skip
+            [
+                sys.executable,
+                os.path.join(ROOT, "tools", "score.py"),
+                f"--model={tiny_export.directory}",
+                f"--output={tmp_path / 'out'}",
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "PYTHONPATH": ROOT},
+        )
 
     result = score(f"--input={tmp_path / 'nothing*.txt'}")
     assert result.returncode == 1 and result.stderr.strip().splitlines() == [
@@ -203,10 +234,18 @@ def test_score_tool_errors_are_one_line(tiny_export, tmp_path):
 def test_score_tool_counts_blank_lines_skips_its_own_outputs_and_fails_when_nothing_is_predicted(tiny_export, tmp_path):
     def score(*args):
         return subprocess.run(
-            [sys.executable, os.path.join(ROOT, "tools", "score.py"), f"--model={tiny_export.directory}",
-             "--threads=1", *args],
-            capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": ROOT},
-        )  # fmt: skip
+            [
+                sys.executable,
+                os.path.join(ROOT, "tools", "score.py"),
+                f"--model={tiny_export.directory}",
+                "--threads=1",
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "PYTHONPATH": ROOT},
+        )
 
     folder = tmp_path / "in"
     folder.mkdir()
@@ -230,8 +269,11 @@ def test_readers_yield_bad_rows_and_go_on(tmp_path):
     (tmp_path / "a.tsv").write_bytes(b"s\tl\nok\t1\nbad\n\xff\t0\nfine\t0\n")
     rows = list(read_tsv(str(tmp_path / "a.tsv"), errors="yield"))
     assert [(n, r if isinstance(r, dict) else type(r)) for n, r in rows] == [
-        (2, {"s": "ok", "l": "1"}), (3, DataError), (4, DataError), (5, {"s": "fine", "l": "0"}),
-    ]  # fmt: skip
+        (2, {"s": "ok", "l": "1"}),
+        (3, DataError),
+        (4, DataError),
+        (5, {"s": "fine", "l": "0"}),
+    ]
 
 
 def test_a_bad_header_makes_every_row_a_bad_row(tmp_path):
