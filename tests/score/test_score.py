@@ -16,7 +16,7 @@ from fastformers_tf.runtime import load_predictor  # noqa: E402
 from fastformers_tf.score.handler import ExportModelHandler  # noqa: E402
 from fastformers_tf.score.pipeline import counters, score_files  # noqa: E402
 from fastformers_tf.score.read import ReadRows, Row, format_of  # noqa: E402
-from tests.harness import ROOT  # noqa: E402
+from tests.harness import ROOT, run_tool  # noqa: E402
 
 WORDS = "the a team won lost game soup was good bad movie great film fine".split()
 
@@ -201,19 +201,7 @@ def test_the_handler_refuses_what_it_cannot_serve(tiny_export, tmp_path):
 
 def test_score_tool_errors_are_one_line(tiny_export, tmp_path):
     def score(*args):
-        return subprocess.run(
-            [
-                sys.executable,
-                os.path.join(ROOT, "tools", "score.py"),
-                f"--model={tiny_export.directory}",
-                f"--output={tmp_path / 'out'}",
-                *args,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env={**os.environ, "PYTHONPATH": ROOT},
-        )
+        return run_tool("score.py", f"--model={tiny_export.directory}", f"--output={tmp_path / 'out'}", *args)
 
     result = score(f"--input={tmp_path / 'nothing*.txt'}")
     assert result.returncode == 1 and result.stderr.strip().splitlines() == [
@@ -233,19 +221,7 @@ def test_score_tool_errors_are_one_line(tiny_export, tmp_path):
 
 def test_score_tool_counts_blank_lines_skips_its_own_outputs_and_fails_when_nothing_is_predicted(tiny_export, tmp_path):
     def score(*args):
-        return subprocess.run(
-            [
-                sys.executable,
-                os.path.join(ROOT, "tools", "score.py"),
-                f"--model={tiny_export.directory}",
-                "--threads=1",
-                *args,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env={**os.environ, "PYTHONPATH": ROOT},
-        )
+        return run_tool("score.py", f"--model={tiny_export.directory}", "--threads=1", *args)
 
     folder = tmp_path / "in"
     folder.mkdir()
