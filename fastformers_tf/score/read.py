@@ -7,8 +7,9 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from fastformers_tf.data.examples import DataError
+from fastformers_tf.data.generic import row_texts
 from fastformers_tf.data.readers import read_csv, read_jsonl, read_lines, read_tsv
-from fastformers_tf.data.tasks import RowError, row_texts
+from fastformers_tf.data.rows import RowError
 
 NAMESPACE = "fastformers_tf"
 FORMATS = ("auto", "jsonl", "csv", "tsv", "text")

@@ -366,7 +366,7 @@ def test_wsc_word_indices_become_character_spans(tmp_path):
 def test_wsc_off_by_one_index_is_repaired_and_logged(tmp_path, caplog):
     row = wsc_row("Some day they might want to use it , but not now.", 1, "day", 6, "it")
     path = write_jsonl(tmp_path, [row])
-    with caplog.at_level(logging.WARNING, logger="fastformers_tf.data.tasks"):
+    with caplog.at_level(logging.WARNING, logger="fastformers_tf.data.superglue"):
         (example,) = get_task("wsc").read(path, "val")
     assert wsc_span_texts(example) == ["day", "it"]
     assert f"{path}:1: span2_text 'it' is at word 7, not 6" in caplog.text
@@ -378,7 +378,7 @@ def test_wsc_unmatched_span_keeps_the_index_with_a_warning(tmp_path, caplog):
         "Lev Kamenev, Stalin's old co-editor, and Zinoviev were dragged out.", 1, "Kamenev and Zinoviev", 0, "Lev"
     )
     path = write_jsonl(tmp_path, [row])
-    with caplog.at_level(logging.WARNING, logger="fastformers_tf.data.tasks"):
+    with caplog.at_level(logging.WARNING, logger="fastformers_tf.data.superglue"):
         (example,) = get_task("wsc").read(path, "test")
     assert wsc_span_texts(example) == ["Kamenev, Stalin's old", "Lev"]
     assert f"{path}:1: span1_text 'Kamenev and Zinoviev' does not match" in caplog.text
