@@ -89,8 +89,11 @@ class DistillConfig(TrainingConfig):
     `intermediate_dim` (0: as in `student`), with `activation` swapped ("": keep).
     The transfer set is the train split plus `transfer` sources: `split:NAME`
     (a split of the task, labeled or not), `file:PATH` (text lines or JSONL with
-    `text`/`text_a` and optional `text_b`) and `augment:N` (N seeded augmented
-    copies of each train example); the teacher labels all of them.
+    `text`/`text_a` and optional `text_b`), `augment:N[:drop|neighbors]` (N
+    seeded copies of each train example: words dropped and swapped, or
+    replaced with probability `replace_p` by one of their `neighbor_k` nearest
+    words in the teacher's embeddings) and `pairs:N` (pairs recombined); the
+    teacher labels all of them.
     With `quantize_aware`, the student trains through 8-bit fake quantization
     of its GEMMs (`fastformers_tf.quantize`; ranges calibrated on the first
     `calibration_batches` training batches): export it with `--int8_mode=qat`.
@@ -114,6 +117,8 @@ class DistillConfig(TrainingConfig):
     attention_loss: str = "kl"
     layer_map: list = dataclasses.field(default_factory=list)  # student layer i -> teacher layer; []: uniform
     transfer: list = dataclasses.field(default_factory=list)
+    replace_p: float = 0.4  # augment:N:neighbors: the chance that a word is replaced
+    neighbor_k: int = 15  # augment:N:neighbors: a word's replacements, its k nearest words
     quantize_aware: bool = False
     calibration_batches: int = 8
     batch_size: int = 32
@@ -233,8 +238,12 @@ class RecipeError(UserError, ValueError):
 
 
 def _transfer_source(spec):
-    kind, _, value = spec.partition(":")
-    return kind in ("split", "file") and value or kind == "augment" and value.isdigit() and int(value) >= 1
+    from fastformers_tf.distill.transfer import parse  # numpy only: no TensorFlow
+
+    try:
+        return bool(parse(spec))
+    except UserError:
+        return False
 
 
 # key -> (test, what it must be); checked on the resolved recipe, before any stage writes anything.
@@ -283,9 +292,11 @@ _RANGES = {
     "distill.attention_weight": (lambda v: v >= 0, ">= 0"),
     "distill.hidden_loss": (lambda v: v in ("mse", "cosine"), "one of mse, cosine"),
     "distill.attention_loss": (lambda v: v in ("kl", "mse"), "one of kl, mse"),
+    "distill.replace_p": (lambda v: 0 < v <= 1, "in (0, 1]"),
+    "distill.neighbor_k": (lambda v: v >= 1, ">= 1"),
     "distill.transfer": (
         lambda v: all(_transfer_source(str(s)) for s in v),
-        "a list of split:NAME, file:PATH or augment:N",
+        "a list of split:NAME, file:PATH, augment:N[:drop|neighbors] or pairs:N",
     ),
     **{
         f"prune.target_{kind}": (

@@ -18,6 +18,7 @@ import numpy as np
 from fastformers_tf.backend import keras, tf
 from fastformers_tf.data import get_task
 from fastformers_tf.distill import students, transfer
+from fastformers_tf.distill.augment import NeighborTable, words_of
 from fastformers_tf.distill.cache import teacher_logits
 from fastformers_tf.distill.distiller import TEACHER_LOGITS, Distiller
 from fastformers_tf.errors import ArgumentError
@@ -112,6 +113,8 @@ def _source_record(source, logits, cached, seconds):
     }
     if source.dropped:
         record["dropped_in_holdout"] = source.dropped
+    if source.seconds:
+        record["made_s"] = source.seconds
     if source.labeled:
         gold = np.array([e.label for e in source.examples])
         record["teacher_accuracy"] = float(np.mean(np.argmax(logits, -1) == gold))
@@ -164,11 +167,12 @@ def _check_teachers(cfg, members, student, student_tokenizer):
     return teacher_tokenizer, shared_tokenizer, intermediate
 
 
-def _transfer_data(recipe, task, student_tokenizer, teacher_tokenizer=None):
+def _transfer_data(recipe, task, student_tokenizer, teacher_tokenizer=None, neighbor_table=None):
     """`(train, evals, sources, sides, teacher_evals)`: the splits and transfer sources, tokenized for both sides.
 
     `sides` holds `(student data, teacher data)` per source; with
-    `teacher_tokenizer` None the teacher shares the student's tokenizer (and data).
+    `teacher_tokenizer` None the teacher shares the student's tokenizer (and
+    data). `neighbor_table(examples)` serves `augment:N:neighbors`.
     """
     cfg, data_dir, cache_dir = recipe.distill, recipe.resolved_data_dir(), recipe.resolved_cache_dir()
 
@@ -180,7 +184,14 @@ def _transfer_data(recipe, task, student_tokenizer, teacher_tokenizer=None):
     train = read(cfg.train_split, student_tokenizer, max_examples=cfg.max_train_examples, seed=recipe.seed)
     evals = read(cfg.eval_split, student_tokenizer)
     found = transfer.sources(
-        task, (train.split, train.examples, train.path, train.key), cfg.transfer, cfg.eval_split, data_dir, recipe.seed
+        task,
+        (train.split, train.examples, train.path, train.key),
+        cfg.transfer,
+        cfg.eval_split,
+        data_dir,
+        recipe.seed,
+        neighbor_table,
+        cfg.replace_p,
     )
     found = [found[0], *(transfer.without_holdout(source, train) for source in found[1:])]
 
@@ -257,8 +268,13 @@ def distill(recipe, verbose=1, resume_dir=None):
         members = [load_teacher(folder, task) for folder in teacher_folders(cfg)]
         student, student_tokenizer, made = build_student(cfg, task, recipe.seed)
     teacher_tokenizer, shared_tokenizer, intermediate = _check_teachers(cfg, members, student, student_tokenizer)
+
+    def neighbor_table(examples):
+        embeddings = encoder_of(members[0]).embeddings.word_embeddings.numpy()  # [vocab, D]
+        return NeighborTable.build(embeddings, teacher_tokenizer, words_of(examples), cfg.neighbor_k)
+
     train, evals, found, sides, teacher_evals = _transfer_data(
-        recipe, task, student_tokenizer, None if shared_tokenizer else teacher_tokenizer
+        recipe, task, student_tokenizer, None if shared_tokenizer else teacher_tokenizer, neighbor_table
     )
     per_source, all_logits, teacher_metrics, ensemble = _label_by_teacher(
         cfg, task, members, teacher_tokenizer, found, sides, teacher_evals, recipe.resolved_cache_dir(), verbose

@@ -6,29 +6,32 @@ A source is named as in the recipe's `distill.transfer` list:
 - `split:NAME`: another split of the task, labeled or not (RTE's `test` inputs);
 - `file:PATH`: more text, one example per non-blank line, or a `.jsonl` file
   whose rows have `text` (or `text_a`) and optionally `text_b`;
-- `augment:N`: N augmented copies of each train example. An augmented copy
-  drops each word with probability 0.1 (never all of them) and swaps one
-  random pair of adjacent words, in each text of the example; the draws are
-  seeded by the recipe's seed, so a rerun sees the same copies. Copies are
-  unlabeled: the teacher labels them.
+- `augment:N` (or `augment:N:drop`): N word-drop + swap copies of each train
+  example; `augment:N:neighbors`: N copies with words replaced by their
+  nearest words in the teacher's embedding matrix (TinyBERT's recipe without
+  an MLM head); `pairs:N`: each train pair's first text with N other pairs'
+  second texts. See `fastformers_tf.distill.augment`. Copies are seeded by
+  the recipe's seed and unlabeled: the teacher labels them.
 
 Examples from a source other than train carry no gold label. The evaluation
-split may not be a source: it would score the student on what it was taught.
+split may not be a source: it would score the student on what it was taught,
+and the hold-out may not be one either (nor may copies of held-out examples:
+only the train examples left after the carve are copied).
 """
 
 import dataclasses
 import hashlib
 import os
-
-import numpy as np
+import time
 
 from fastformers_tf.data.examples import DataError, Example, data_error
 from fastformers_tf.data.holdout import HOLDOUT
 from fastformers_tf.data.readers import read_jsonl, read_lines
+from fastformers_tf.distill import augment
 from fastformers_tf.errors import ArgumentError
 
-KINDS = ("split", "file", "augment")
-WORD_DROP = 0.1
+KINDS = ("split", "file", "augment", "pairs")
+AUGMENT_MODES = ("drop", "neighbors")
 
 
 @dataclasses.dataclass
@@ -47,6 +50,7 @@ class Source:
     path: str
     examples: list
     dropped: int = 0  # examples left out because they lie in the hold-out (`without_holdout`)
+    seconds: float = 0.0  # to make the copies (augmented sources)
 
     @property
     def labeled(self):
@@ -54,42 +58,22 @@ class Source:
 
 
 def parse(spec, flag="distill.transfer"):
-    """`(kind, value)` of a source spec such as "split:test"; raises `ArgumentError` naming the flag."""
+    """`(kind, value)` of a source spec such as "split:test" ("augment:4:neighbors" gives `("augment", "4:neighbors")`).
+
+    Raises `ArgumentError` naming the flag.
+    """
     kind, _, value = str(spec).partition(":")
     if kind not in KINDS or not value:
-        raise ArgumentError(f"{flag}: {spec!r} is not one of split:NAME, file:PATH, augment:N.")
-    if kind == "augment" and (not value.isdigit() or int(value) < 1):
-        raise ArgumentError(f"{flag}: {spec!r} needs a whole number of copies >= 1 (augment:2).")
+        raise ArgumentError(f"{flag}: {spec!r} is not one of split:NAME, file:PATH, augment:N[:MODE], pairs:N.")
+    if kind in ("augment", "pairs"):
+        copies, _, mode = value.partition(":")
+        if not copies.isdigit() or int(copies) < 1:
+            raise ArgumentError(f"{flag}: {spec!r} needs a whole number of copies >= 1 ({kind}:2).")
+        if kind == "augment" and mode and mode not in AUGMENT_MODES:
+            raise ArgumentError(f"{flag}: {spec!r}: the augmentation mode is one of {', '.join(AUGMENT_MODES)}.")
+        if kind == "pairs" and mode:
+            raise ArgumentError(f"{flag}: {spec!r} takes no mode (pairs:N).")
     return kind, value
-
-
-def _augment_text(text, rng):
-    words = text.split()
-    if len(words) > 1:
-        keep = rng.random(len(words)) >= WORD_DROP
-        if not keep.any():
-            keep[rng.integers(len(words))] = True
-        words = [w for w, k in zip(words, keep, strict=True) if k]
-    if len(words) > 1:
-        i = int(rng.integers(len(words) - 1))
-        words[i], words[i + 1] = words[i + 1], words[i]
-    return " ".join(words)
-
-
-def augment(examples, copies, seed):
-    """`copies` unlabeled, seeded word-drop + adjacent-swap variants of each example (see the module doc)."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for example in examples:
-        for c in range(copies):
-            out.append(
-                Example(
-                    guid=f"{example.guid}-aug{c}",
-                    text_a=_augment_text(example.text_a, rng),
-                    text_b=None if example.text_b is None else _augment_text(example.text_b, rng),
-                )
-            )
-    return out
 
 
 def read_text_file(path):
@@ -129,7 +113,7 @@ def without_holdout(source, train):
     return dataclasses.replace(source, key=key, examples=kept, dropped=len(source.examples) - len(kept))
 
 
-def sources(task, train, specs, eval_split, data_dir, seed):
+def sources(task, train, specs, eval_split, data_dir, seed, neighbor_table=None, replace_p=0.4):
     """The transfer set: `[Source]`, train first.
 
     Args:
@@ -139,6 +123,8 @@ def sources(task, train, specs, eval_split, data_dir, seed):
         eval_split: the split the student is evaluated on (refused as a source).
         data_dir: where the task's split files are.
         seed: seed of the augmentation.
+        neighbor_table: `f(examples) -> augment.NeighborTable`, for `augment:N:neighbors`.
+        replace_p: the probability that `augment:N:neighbors` replaces a word.
     """
     split, examples, path, key = train
     if eval_split == split:
@@ -177,6 +163,32 @@ def sources(task, train, specs, eval_split, data_dir, seed):
             digest = hashlib.sha1(os.path.abspath(value).encode()).hexdigest()[:8]
             result.append(Source(spec, f"file-{digest}", value, found))
         else:
-            copies = int(value)
-            result.append(Source(spec, f"{key}-augment{copies}-seed{seed}", path, augment(examples, copies, seed)))
+            result.append(_copies(kind, value, (split, examples, path, key), seed, neighbor_table, replace_p))
     return result
+
+
+def _copies(kind, value, train, seed, neighbor_table, replace_p):
+    """The `Source` of `augment:N[:MODE]` or `pairs:N` over the train examples."""
+    start = time.time()
+    split, examples, path, key = train
+    spec = f"{kind}:{value}"
+    copies, _, mode = value.partition(":")
+    copies, mode = int(copies), mode or "drop"
+    if kind == "pairs":
+        if any(e.text_b is None for e in examples):
+            raise ArgumentError(
+                f"distill.transfer: {spec} recombines text pairs; this task's examples are single texts."
+            )
+        found = augment.pair_copies(examples, copies, seed)
+    elif mode == "drop":
+        found = augment.word_drop(examples, copies, seed)
+    else:
+        if neighbor_table is None:
+            raise ArgumentError(f"distill.transfer: {spec} needs the teacher's embedding matrix.")
+        found = augment.neighbor_copies(examples, copies, seed, neighbor_table(examples), replace_p)
+    if not found:
+        raise DataError(f"distill.transfer {spec}: no copy differs from its train example.")
+    # The copies' digest keys their tokenized features: neighbours depend on the teacher, not only on the spec.
+    digest = hashlib.sha1("\n".join(f"{e.text_a}\t{e.text_b}" for e in found).encode()).hexdigest()[:10]
+    name = "augment" if kind == "augment" and mode == "drop" else f"{kind}-{mode}" if kind == "augment" else kind
+    return Source(spec, f"{key}-{name}{copies}-seed{seed}-{digest}", path, found, seconds=round(time.time() - start, 1))

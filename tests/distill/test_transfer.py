@@ -3,22 +3,10 @@
 import pytest
 
 from fastformers_tf.data import get_task
-from fastformers_tf.data.examples import DataError, Example
-from fastformers_tf.distill.transfer import augment, parse, read_text_file, sources
+from fastformers_tf.data.examples import DataError
+from fastformers_tf.distill.transfer import parse, read_text_file, sources
 from fastformers_tf.errors import ArgumentError
 from tests.harness import write_rte
-
-EXAMPLES = [Example("train-0", "the movie was great fun to watch", label=1), Example("train-1", "awful", label=0)]
-
-
-def test_augmentation_is_seeded_unlabeled_and_never_empty():
-    copies = augment(EXAMPLES, 3, seed=7)
-    assert [e.guid for e in copies[:3]] == ["train-0-aug0", "train-0-aug1", "train-0-aug2"] and len(copies) == 6
-    assert all(e.label is None and e.text_a.strip() for e in copies)
-    assert [e.text_a for e in copies] == [e.text_a for e in augment(EXAMPLES, 3, seed=7)]
-    assert [e.text_a for e in copies] != [e.text_a for e in augment(EXAMPLES, 3, seed=8)]
-    assert copies[3].text_a == "awful"  # one word: nothing to drop or swap
-    assert all(set(e.text_a.split()) <= set(EXAMPLES[0].text_a.split()) for e in copies[:3])
 
 
 def test_text_and_jsonl_files(tmp_path):
@@ -36,7 +24,9 @@ def test_text_and_jsonl_files(tmp_path):
         read_text_file(str(tmp_path / "missing.txt"))
 
 
-@pytest.mark.parametrize("spec", ["nope:1", "split:", "augment:0", "augment:x"])
+@pytest.mark.parametrize(
+    "spec", ["nope:1", "split:", "augment:0", "augment:x", "augment:2:mlm", "pairs:0", "pairs:2:drop"]
+)
 def test_bad_specs_name_the_flag(spec):
     with pytest.raises(ArgumentError, match="distill.transfer"):
         parse(spec)
@@ -47,12 +37,15 @@ def test_sources_refuse_the_eval_split_and_single_texts_for_a_pair_task(tmp_path
     task = get_task("rte")
     train_path = str(tmp_path / "data" / "superglue" / "RTE" / "train.jsonl")
     train = ("train", task.read(train_path, "train"), train_path, "train")
-    found = sources(task, train, ["split:test", "augment:1"], "val", str(tmp_path / "data"), seed=0)
+    found = sources(task, train, ["split:test", "augment:1", "pairs:2"], "val", str(tmp_path / "data"), seed=0)
     assert [(s.name, len(s.examples), s.labeled) for s in found] == [
         ("train", 24, True),
         ("split:test", 4, False),
         ("augment:1", 24, False),
+        ("pairs:2", 43, False),  # not 48: the file repeats its pairs, and a copy equal to its example is dropped
     ]
+    with pytest.raises(ArgumentError, match="augment:1:neighbors needs the teacher's embedding matrix"):
+        sources(task, train, ["augment:1:neighbors"], "val", str(tmp_path / "data"), seed=0)
     with pytest.raises(ArgumentError, match="split:val is the evaluation split"):
         sources(task, train, ["split:val"], "val", str(tmp_path / "data"), seed=0)
     (tmp_path / "texts.txt").write_text("one text\n", encoding="utf-8")

@@ -90,7 +90,8 @@ def test_no_held_out_pair_reaches_a_finetuning_or_distillation_batch(tmp_path, b
     }
     assert set(batches_read) == train - held  # every other pair was trained on (the prefetch reads ahead)
 
-    # A transfer file holding two held-out pairs: they are dropped; augmented copies come from train only.
+    # A transfer file holding two held-out pairs: they are dropped; augmented and recombined copies come from
+    # train only: no held-out premise or hypothesis (each ends with its row's number) reaches a batch, even varied.
     transfer = tmp_path / "more.jsonl"
     rows = [{"text_a": a, "text_b": b} for a, b in sorted(held)[:2]] + [{"text_a": "new premise", "text_b": "x"}]
     transfer.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
@@ -103,7 +104,8 @@ def test_no_held_out_pair_reaches_a_finetuning_or_distillation_batch(tmp_path, b
             f"output_dir={tmp_path / 'student'}",
             f"distill.teacher={tmp_path / 'run' / 'best'}",
             "distill.student=teacher",
-            f"distill.transfer=[file:{transfer},augment:1]",
+            f"distill.transfer=[file:{transfer},augment:1,augment:3:neighbors,pairs:2]",
+            "distill.replace_p=1.0",
             "distill.epochs=1",
             "distill.batch_size=4",
             "distill.max_length=16",
@@ -113,8 +115,12 @@ def test_no_held_out_pair_reaches_a_finetuning_or_distillation_batch(tmp_path, b
     sources = {r["source"]: r for r in result["transfer"]}
     assert sources[f"file:{transfer}"]["examples"] == 1 and sources[f"file:{transfer}"]["dropped_in_holdout"] == 2
     assert sources["train"]["examples"] == 24 and sources["augment:1"]["examples"] == 24
+    assert 24 < sources["augment:3:neighbors"]["examples"] <= 72 and 24 < sources["pairs:2"]["examples"] <= 48
     seen = set(batches_read)
     assert not held & seen and train - held <= seen and ("new premise", "x") in seen and len(seen) > len(train)
+    held_premises, held_numbers = {a for a, _ in held}, {b.split()[-1] for _, b in held}
+    assert not held_premises & {a for a, _ in seen} and not held_numbers & {b.split()[-1] for _, b in seen}
+    assert any(a not in {p for p, _ in train} for a, _ in seen)  # the neighbour copies were trained on
     assert result["eval_split"] == "holdout" and result["holdout"]["holdout"] == 6
 
 
