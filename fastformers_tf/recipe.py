@@ -116,6 +116,9 @@ class DistillConfig(TrainingConfig):
     hidden_loss: str = "mse"
     attention_loss: str = "kl"
     layer_map: list = dataclasses.field(default_factory=list)  # student layer i -> teacher layer; []: uniform
+    # TinyBERT's two stages: first this many epochs of the hidden-state and attention losses alone (the teacher in
+    # the loop), then `epochs` of logits alone (cached teacher logits). 0: one stage, every weighted loss together.
+    layerwise_epochs: int = 0
     transfer: list = dataclasses.field(default_factory=list)
     replace_p: float = 0.4  # augment:N:neighbors: the chance that a word is replaced
     neighbor_k: int = 15  # augment:N:neighbors: a word's replacements, its k nearest words
@@ -293,6 +296,7 @@ _RANGES = {
     "distill.hidden_loss": (lambda v: v in ("mse", "cosine"), "one of mse, cosine"),
     "distill.attention_loss": (lambda v: v in ("kl", "mse"), "one of kl, mse"),
     "distill.replace_p": (lambda v: 0 < v <= 1, "in (0, 1]"),
+    "distill.layerwise_epochs": (lambda v: v >= 0, ">= 0 (0: one stage)"),
     "distill.neighbor_k": (lambda v: v >= 1, ">= 1"),
     "distill.transfer": (
         lambda v: all(_transfer_source(str(s)) for s in v),
@@ -349,6 +353,12 @@ def validate(recipe, sources="the recipe"):
             raise RecipeError(f"{key}={value!r} in {sources}: it must be {expected}.")
     if recipe.holdout.examples and recipe.holdout.fraction:
         raise RecipeError(f"holdout.examples and holdout.fraction are both set in {sources}: set one.")
+    d = recipe.distill
+    if d.layerwise_epochs and not (d.hidden_weight > 0 or d.attention_weight > 0):
+        raise RecipeError(
+            f"distill.layerwise_epochs={d.layerwise_epochs} in {sources}, but its stage has no loss: "
+            "set distill.hidden_weight and/or distill.attention_weight > 0."
+        )
     if not (recipe.holdout.examples or recipe.holdout.fraction):
         for key in HOLDOUT_READERS:
             section, name = key.split(".")

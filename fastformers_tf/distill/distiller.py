@@ -52,6 +52,8 @@ class Distiller(keras.Model):
             (`attention_loss`: "kl" or "mse"; heads averaged when counts differ,
             layers with zero heads skipped).
         layer_map: teacher layer of each student layer; None: uniform.
+        logit_weight: weight of the logit loss (0: intermediate losses only,
+            TinyBERT's first stage).
 
     With intermediate losses the teacher runs in every step and both models
     must share a tokenizer; `plain_student()` is then the trained student
@@ -75,6 +77,7 @@ class Distiller(keras.Model):
         hidden_loss="mse",
         attention_loss="kl",
         layer_map=None,
+        logit_weight=1.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -90,7 +93,7 @@ class Distiller(keras.Model):
             raise ValueError("Hidden-state and attention losses need the teacher in the loop, not cached logits.")
         if teacher is not None:
             teacher.trainable = False
-        self.temperature, self.alpha = temperature, alpha
+        self.temperature, self.alpha, self.logit_weight = temperature, alpha, logit_weight
         self.hidden_weight, self.attention_weight = hidden_weight, attention_weight
         self.hidden_loss, self.attention_loss = hidden_loss, attention_loss
         self.projection = None
@@ -154,7 +157,8 @@ class Distiller(keras.Model):
         else:
             teacher_logits, student_logits, extra = self._teacher_logits(inputs), self(inputs, training=training), 0.0
         teacher_logits = tf.stop_gradient(teacher_logits)
-        loss = logit_loss(teacher_logits, student_logits, labels, self.temperature, self.alpha) + extra
+        loss = self.logit_weight * logit_loss(teacher_logits, student_logits, labels, self.temperature, self.alpha)
+        loss += extra
         # Under a strategy each replica's gradient is summed: scale to the global batch mean.
         return loss / tf.distribute.get_strategy().num_replicas_in_sync
 

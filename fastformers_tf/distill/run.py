@@ -9,8 +9,10 @@ time, whether the teacher logits came from the cache). The recipe, teacher,
 student and data are all checked before anything is written.
 """
 
+import json
 import logging
 import os
+import shutil
 import time
 
 import numpy as np
@@ -30,7 +32,7 @@ from fastformers_tf.recipe import RecipeError, save_recipe, validate
 from fastformers_tf.train.distribute import best_folder, distributed, is_chief, make_strategy
 from fastformers_tf.train.finetune import KeepBest, resume_folder
 from fastformers_tf.train.optim import adamw
-from fastformers_tf.train.resume import fit_keeping_best, plan_steps, run_key
+from fastformers_tf.train.resume import StepBar, fit_keeping_best, plan_steps, run_key
 from fastformers_tf.train.tasks import TaskData, build_task_model
 
 logger = logging.getLogger(__name__)
@@ -249,6 +251,76 @@ def _label_by_teacher(cfg, task, members, tokenizer, found, sides, evals, cache_
     return per_source, all_logits, teacher_metrics, ensemble
 
 
+def _distiller(cfg, teacher, student, total_steps, intermediate=True, logit_weight=1.0):
+    """A compiled `Distiller` of the `distill` section (`intermediate` False: logits only, no teacher needed)."""
+    distiller = Distiller(
+        teacher,
+        student,
+        temperature=cfg.temperature,
+        alpha=cfg.alpha,
+        hidden_weight=cfg.hidden_weight if intermediate else 0.0,
+        attention_weight=cfg.attention_weight if intermediate else 0.0,
+        hidden_loss=cfg.hidden_loss,
+        attention_loss=cfg.attention_loss,
+        layer_map=list(cfg.layer_map) or None,
+        logit_weight=logit_weight,
+    )
+    distiller.compile(
+        optimizer=adamw(
+            cfg.learning_rate,
+            total_steps,
+            cfg.warmup_ratio,
+            cfg.weight_decay,
+            cfg.adam_beta1,
+            cfg.adam_beta2,
+            cfg.adam_epsilon,
+        )
+    )
+    return distiller
+
+
+def _layerwise(cfg, teacher, student, dataset, strategy, folder, key):
+    """TinyBERT's first stage: `(student, record)` after `layerwise_epochs` of hidden-state/attention losses alone.
+
+    Resumable: `folder` keeps a checkpoint per epoch (`backup/`) and, once
+    done, the student and its record, which a rerun of the same recipe reuses.
+    """
+    from fastformers_tf.artifacts import write_json
+    from fastformers_tf.models.saving import load_model, save_model
+
+    done, state_file = os.path.join(folder, "student"), os.path.join(folder, "state.json")
+    state = None
+    if os.path.isfile(state_file):
+        with open(state_file, encoding="utf-8") as f:
+            state = json.load(f)
+    if state is not None and state.get("key") == key and "record" in state and os.path.isdir(done):
+        print(f"layer-wise stage done before: {done}")
+        with strategy.scope():
+            return load_model(done), state["record"]
+    if state is None or state.get("key") != key:
+        shutil.rmtree(folder, ignore_errors=True)  # another recipe's
+        os.makedirs(folder)
+        write_json(state_file, {"key": key})
+    steps = int(dataset.cardinality()) * cfg.layerwise_epochs
+    with strategy.scope():
+        distiller = _distiller(cfg, teacher, student, steps, logit_weight=0.0)
+    times = EpochTimes()
+    backup = keras.callbacks.BackupAndRestore(os.path.join(folder, "backup"))
+    history = distiller.fit(dataset, epochs=cfg.layerwise_epochs, callbacks=[backup, times, StepBar()], verbose=0)
+    record = {
+        "epochs": cfg.layerwise_epochs,
+        "hidden_weight": cfg.hidden_weight,
+        "attention_weight": cfg.attention_weight,
+        "loss": [round(float(v), 6) for v in history.history.get("loss", [])],  # the epochs this run trained
+        "seconds": times.seconds,
+    }
+    print(f"layer-wise stage: {cfg.layerwise_epochs} epoch(s), loss {record['loss']}")
+    student = distiller.plain_student()
+    save_model(student, done)
+    write_json(state_file, {"key": key, "record": record})
+    return student, record
+
+
 def distill(recipe, verbose=1, resume_dir=None):
     """Distils `recipe.distill.teacher` into a student on `recipe.task`; returns the run summary.
 
@@ -289,30 +361,15 @@ def distill(recipe, verbose=1, resume_dir=None):
         student, cfg.batch_size, cfg.bucket_window, recipe.seed, extra={TEACHER_LOGITS: np.concatenate(all_logits)}
     )
     dataset = distributed(dataset)
+    resume_dir = resume_dir or os.path.join(output_dir, "resume")
+    if cfg.layerwise_epochs:  # stage 1: hidden states and attentions alone; stage 2 (below): logits alone
+        student, made["layerwise"] = _layerwise(
+            cfg, teacher, student, dataset, strategy, f"{resume_dir}-layerwise", run_key(recipe)
+        )
+        intermediate = False
     _, _, total_steps = plan_steps(dataset, cfg.epochs, cfg.evals_per_epoch)
     with strategy.scope():
-        distiller = Distiller(
-            teacher if intermediate else None,
-            student,
-            temperature=cfg.temperature,
-            alpha=cfg.alpha,
-            hidden_weight=cfg.hidden_weight,
-            attention_weight=cfg.attention_weight,
-            hidden_loss=cfg.hidden_loss,
-            attention_loss=cfg.attention_loss,
-            layer_map=list(cfg.layer_map) or None,
-        )
-        distiller.compile(
-            optimizer=adamw(
-                cfg.learning_rate,
-                total_steps,
-                cfg.warmup_ratio,
-                cfg.weight_decay,
-                cfg.adam_beta1,
-                cfg.adam_beta2,
-                cfg.adam_epsilon,
-            )
-        )
+        distiller = _distiller(cfg, teacher if intermediate else None, student, total_steps, intermediate)
     epoch_times = EpochTimes()
     tensorboard = keras.callbacks.TensorBoard(log_dir=os.path.join(output_dir, "logs"))
     sizes = " + ".join(f"{r['examples']} {r['source']}" for r in per_source)
@@ -323,7 +380,7 @@ def distill(recipe, verbose=1, resume_dir=None):
     start = time.time()
     with (
         best_folder(output_dir, chief) as best,
-        resume_folder(resume_dir or os.path.join(output_dir, "resume"), chief) as resume,
+        resume_folder(resume_dir, chief) as resume,
     ):
         keep_best = KeepBest(
             evals, best, student_tokenizer, cfg.eval_batch_size, recipe, target=distiller.plain_student
@@ -341,6 +398,7 @@ def distill(recipe, verbose=1, resume_dir=None):
             verbose,
         )
     wall_clock = time.time() - start
+    shutil.rmtree(f"{resume_dir}-layerwise", ignore_errors=True)  # the run is complete: nothing to resume
     if not chief:  # the chief reports and writes
         return {"task": task.name, "teacher": cfg.teacher, "student": made, "wall_clock_s": round(wall_clock, 1)}
 

@@ -120,6 +120,44 @@ def test_intermediate_losses_train_a_plain_student(setup):
     assert np.isfinite(summary["epochs"][-1]["loss"])
 
 
+def test_two_stages_move_the_layer_losses_down_then_train_on_logits_alone(setup, monkeypatch):
+    from fastformers_tf.distill import run
+
+    made = []
+    distiller = run.Distiller
+
+    def recorded(teacher, student, **kwargs):
+        made.append((teacher is not None, kwargs["hidden_weight"], kwargs["attention_weight"], kwargs["logit_weight"]))
+        return distiller(teacher, student, **kwargs)
+
+    monkeypatch.setattr(run, "Distiller", recorded)
+    two_stage = ("distill.hidden_weight=1.0", "distill.attention_weight=1.0", "distill.layerwise_epochs=4")
+    summary = distill(recipe(setup, *two_stage), verbose=0)
+    # Stage 1: the teacher in the loop, layer losses alone; stage 2: cached logits alone, no teacher.
+    assert made == [(True, 1.0, 1.0, 0.0), (False, 0.0, 0.0, 1.0)]
+    layerwise = summary["student"]["layerwise"]
+    assert len(layerwise["loss"]) == 4 and layerwise["loss"][-1] < layerwise["loss"][0]
+    assert not (setup / "run" / "resume-layerwise").exists()  # complete: nothing left to resume
+
+    # Killed in stage 2: the rerun reuses stage 1's student instead of training it again.
+    class Stop(Exception):
+        pass
+
+    def killed(*args, **kwargs):
+        raise Stop
+
+    monkeypatch.setattr(run, "fit_keeping_best", killed)
+    with pytest.raises(Stop):
+        distill(recipe(setup, *two_stage, out="killed"), verbose=0)
+    monkeypatch.undo()
+    made.clear()
+    monkeypatch.setattr(run, "Distiller", recorded)
+    again = distill(recipe(setup, *two_stage, out="killed"), verbose=0)
+    assert made == [(False, 0.0, 0.0, 1.0)] and again["student"]["layerwise"]["loss"] == layerwise["loss"]
+    with pytest.raises(ValueError, match="distill.layerwise_epochs=2 in .* set distill.hidden_weight"):
+        distill(recipe(setup, "distill.layerwise_epochs=2", out="none"), verbose=0)
+
+
 @pytest.mark.parametrize(
     "override, error, message",
     [
