@@ -10,6 +10,7 @@ from fastformers_tf._lazy import lazy_exports
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
+        "CascadePredictor": "fastformers_tf.runtime.cascade",
         "KerasPredictor": "fastformers_tf.runtime.keras_predictor",
         "MultiInstancePredictor": "fastformers_tf.runtime.multi_instance",
         "OnnxPredictor": "fastformers_tf.runtime.onnx_predictor",
@@ -23,6 +24,7 @@ __getattr__, __dir__ = lazy_exports(
 )
 
 __all__ = [
+    "CascadePredictor",
     "KerasPredictor",
     "MultiInstancePredictor",
     "OnnxPredictor",

@@ -1,0 +1,117 @@
+"""`CascadePredictor`: the fast model answers, and only the texts it is unsure of go on to a slower one.
+
+Every text goes to the first stage; the texts whose confidence there is below
+that stage's threshold go on to the next, and so on; the last stage answers
+whatever reaches it. Each stage is any `Predictor` (Keras, ONNX Runtime,
+TFLite, multi-instance) with its own tokenizer, so a MiniLM student can hand
+over to an MPNet teacher. Only the unsure rows move on, as one batch per
+stage, and results come back in input order.
+
+Confidence measures (`CONFIDENCE`): `max_prob`, the top class's probability;
+`margin`, the top probability minus the second. A threshold of 0 keeps every
+text at its stage (no confidence is below 0); one above 1 sends every text on.
+
+Example:
+    >>> cascade = CascadePredictor([student, teacher], thresholds=[0.9])
+    >>> cascade.predict(["a gripping film"])
+    [('positive', 0.97)]
+    >>> cascade.answered  # texts answered per stage so far
+    [1, 0]
+"""
+
+import numpy as np
+
+from fastformers_tf.data.batching import softmax
+from fastformers_tf.errors import ArgumentError
+from fastformers_tf.runtime.base import Predictor
+
+
+def max_prob(probs):
+    """The top class's probability per row of `probs` `[n, C]`."""
+    return probs.max(-1)
+
+
+def margin(probs):
+    """The top probability minus the second per row of `probs` `[n, C]` (1 for a single class)."""
+    if probs.shape[-1] < 2:
+        return np.ones(len(probs), probs.dtype)
+    top2 = np.sort(probs, axis=-1)[:, -2:]
+    return top2[:, 1] - top2[:, 0]
+
+
+CONFIDENCE = {"max_prob": max_prob, "margin": margin}
+
+
+class CascadePredictor(Predictor):
+    """Stages `[fast, ..., slow]` and a threshold per stage but the last.
+
+    Args:
+        stages: predictors of the same label set, fastest first.
+        thresholds: `len(stages) - 1` confidences; at stage i a text whose
+            confidence is below `thresholds[i]` goes on to stage i + 1.
+        confidence: "max_prob" or "margin" (see the module doc).
+        labels: the label names (None: the stages' own, which must agree).
+
+    `predict`, `classify` and `logits` are those of every predictor; the
+    logits of a text are those of the stage that answered it.
+    `answer(texts)` also says which stage that was, and `answered` counts
+    the texts each stage answered since the predictor was made.
+    """
+
+    output_names = ("logits",)
+
+    def __init__(self, stages, thresholds, confidence="max_prob", labels=None):
+        stages, thresholds = list(stages), [float(t) for t in thresholds]
+        if len(stages) < 2:
+            raise ArgumentError(f"A cascade needs two or more stages; got {len(stages)}.")
+        if len(thresholds) != len(stages) - 1:
+            raise ArgumentError(
+                f"A cascade of {len(stages)} stages takes {len(stages) - 1} threshold(s); got {len(thresholds)}."
+            )
+        if confidence not in CONFIDENCE:
+            raise ArgumentError(f"Unknown confidence {confidence!r}; expected one of {sorted(CONFIDENCE)}.")
+        names = [None if stage.labels is None else list(stage.labels) for stage in stages]
+        known = [n for n in names if n is not None]
+        if any(n != known[0] for n in known):
+            raise ArgumentError(f"The cascade's stages classify different label sets: {names}.")
+        labels = labels if labels is not None else (known[0] if known else None)
+        super().__init__(tokenizer=None, labels=labels, batch_size=max(stage.batch_size for stage in stages))
+        self.stages, self.thresholds, self.confidence = stages, thresholds, confidence
+        self.answered = [0] * len(stages)
+
+    def answer(self, texts, text_pairs=None):
+        """`(logits [n, C], stage [n])`: each text's logits and the index of the stage that answered it."""
+        n = len(texts)
+        if text_pairs is not None and len(text_pairs) != n:
+            raise ValueError(f"{n} texts but {len(text_pairs)} text_pairs.")
+        logits, stage_of = None, np.full(n, -1, np.int64)
+        pending = np.arange(n)  # rows not answered yet, in input order
+        measure = CONFIDENCE[self.confidence]
+        for i, stage in enumerate(self.stages):
+            if not len(pending):
+                break
+            sub_texts = [texts[r] for r in pending]
+            sub_pairs = None if text_pairs is None else [text_pairs[r] for r in pending]
+            out = np.asarray(stage.logits(sub_texts, sub_pairs), np.float32)  # [len(pending), C]
+            if logits is None:
+                logits = np.zeros((n, out.shape[-1]), np.float32)
+            last = i == len(self.stages) - 1
+            sure = np.ones(len(pending), bool) if last else measure(softmax(out)) >= self.thresholds[i]
+            logits[pending[sure]] = out[sure]
+            stage_of[pending[sure]] = i
+            self.answered[i] += int(sure.sum())
+            pending = pending[~sure]
+        if logits is None:
+            logits = np.zeros((0, len(self.labels or ())), np.float32)
+        return logits, stage_of
+
+    def logits(self, texts, text_pairs=None):
+        """Logits `[n, C]` of the stage that answered each text, in input order."""
+        return self.answer(texts, text_pairs)[0]
+
+    def logits_of(self, features, pad_id=None, batch_size=None, progress=None):
+        raise TypeError("A cascade's stages tokenize texts their own way: give texts to logits() or answer().")
+
+    def close(self):
+        for stage in self.stages:
+            stage.close()
