@@ -492,35 +492,26 @@ def write_selected(record, model_dir, export_dir, target, line):
     export folder with only the picked file, and `export.json` naming it as
     the default (`serve`: backend, precision, instances, threads) with `line`.
     """
-    from fastformers_tf.artifacts import EXPORT_FILES, EXPORT_INFO_FILE, EXPORT_KIND, MANIFEST_FILE, MODEL_KIND
+    from fastformers_tf.artifacts import EXPORT_KIND, MANIFEST_FILE, MODEL_KIND
+    from fastformers_tf.export.cascade import copy_served
     from fastformers_tf.runtime.load import Export
 
     serve = {k: record[k] for k in ("backend", "precision", "instances", "threads")}
-    if record["backend"] == "keras":
-        source = artifacts.Manifest(model_dir, MODEL_KIND)
-        skip, kind = set(), MODEL_KIND
-    else:
-        export = Export(export_dir)
-        source, kind = export.manifest, EXPORT_KIND
-        chosen = export.files[f"{record['backend']}/{record['precision']}"]
-        skip = ({*EXPORT_FILES.values(), artifacts.RAW_ONNX_FILE} - {chosen}) | {EXPORT_INFO_FILE}
-    with artifacts.writing(target, kind) as folder:
+    selection = {"picked": record["name"], "line": line, "serve": serve}
+    if record["backend"] != "keras":
+        with artifacts.writing(target, EXPORT_KIND) as folder:
+            copy_served(
+                Export(export_dir), record["backend"], record["precision"], folder, serve=serve, selection=selection
+            )
+        return
+    source = artifacts.Manifest(model_dir, MODEL_KIND)
+    with artifacts.writing(target, MODEL_KIND) as folder:
         for name in source.files:
-            if name in skip or name == MANIFEST_FILE:
+            if name == MANIFEST_FILE:
                 continue
             os.makedirs(os.path.dirname(os.path.join(folder, name)), exist_ok=True)
             shutil.copyfile(source.path(name), os.path.join(folder, name))  # checksum verified first
-        selection = {"picked": record["name"], "line": line, "serve": serve}
-        if kind == EXPORT_KIND:
-            info = {
-                **export.info,
-                "files": {f"{record['backend']}/{record['precision']}": chosen},
-                "serve": serve,
-                "selection": selection,
-            }
-            artifacts.write_json(os.path.join(folder, EXPORT_INFO_FILE), info)
-        else:
-            artifacts.write_json(os.path.join(folder, "selection.json"), selection)
+        artifacts.write_json(os.path.join(folder, "selection.json"), selection)
 
 
 def compress(recipe, stages=None, verbose=1):

@@ -117,7 +117,13 @@ class TaskData:
         scored alike; `fastformers_tf.train.tasks.TaskData` also takes a Keras model.
         """
         description = f"{self.task.name}/{self.split}" if progress else None
-        logits = predictor.logits_of(self.features, self.pad_id, batch_size, description)
+        if getattr(predictor, "takes_texts", False):  # a cascade: each stage tokenizes the texts its own way
+            if self.task.formulation == "spans":
+                raise DataError(f"Task {self.task.name} classifies token spans; a cascade classifies texts.")
+            pairs = [e.text_b for e in self.examples]
+            logits = predictor.logits([e.text_a for e in self.examples], None if None in pairs else pairs)
+        else:
+            logits = predictor.logits_of(self.features, self.pad_id, batch_size, description)
         if logits.shape[-1] != len(self.task.labels):
             raise DataError(
                 f"The model gives {logits.shape[-1]} logits per example, but task {self.task.name} has "

@@ -42,6 +42,23 @@ def margin(probs):
 CONFIDENCE = {"max_prob": max_prob, "margin": margin}
 
 
+def open_cascade(directory, **kwargs):
+    """The `CascadePredictor` of a cascade folder; each stage opened by `load_predictor(stage, **kwargs)`."""
+    from fastformers_tf.export.cascade import read_cascade
+    from fastformers_tf.runtime.load import load_predictor
+
+    record, folders = read_cascade(directory)
+    stages = []
+    try:
+        for folder, stage in zip(folders, record["stages"], strict=True):
+            stages.append(load_predictor(folder, backend=stage["backend"], precision=stage["precision"], **kwargs))
+    except BaseException:
+        for opened in stages:
+            opened.close()
+        raise
+    return CascadePredictor(stages, record["thresholds"], record["confidence"])
+
+
 class CascadePredictor(Predictor):
     """Stages `[fast, ..., slow]` and a threshold per stage but the last.
 
@@ -53,12 +70,14 @@ class CascadePredictor(Predictor):
         labels: the label names (None: the stages' own, which must agree).
 
     `predict`, `classify` and `logits` are those of every predictor; the
-    logits of a text are those of the stage that answered it.
+    logits of a text are those of the stage that answered it. `tokenizer`
+    and `max_length` are the first stage's.
     `answer(texts)` also says which stage that was, and `answered` counts
     the texts each stage answered since the predictor was made.
     """
 
     output_names = ("logits",)
+    takes_texts = True  # `logits(texts)`, never `logits_of(features)`: each stage has its own tokenizer
 
     def __init__(self, stages, thresholds, confidence="max_prob", labels=None):
         stages, thresholds = list(stages), [float(t) for t in thresholds]
@@ -76,6 +95,8 @@ class CascadePredictor(Predictor):
             raise ArgumentError(f"The cascade's stages classify different label sets: {names}.")
         labels = labels if labels is not None else (known[0] if known else None)
         super().__init__(tokenizer=None, labels=labels, batch_size=max(stage.batch_size for stage in stages))
+        # The first stage's tokenizer and length, for callers that read a split with them (its labels, lengths).
+        self.tokenizer, self.max_length = stages[0].tokenizer, stages[0].max_length
         self.stages, self.thresholds, self.confidence = stages, thresholds, confidence
         self.answered = [0] * len(stages)
 

@@ -157,7 +157,9 @@ def load_predictor(
     Args:
         path: for keras, what `from_pretrained` takes; for onnx/tflite, an
             exported file or an export directory (its tokenizer and label
-            names are read from the directory).
+            names are read from the directory); or a cascade folder
+            (`fastformers_tf.export.cascade`), opened as a `CascadePredictor`
+            whose stages each get the arguments below.
         backend: "keras", "onnx", "tflite" or "auto" (from the file suffix, or
             an export directory's `export.json`; otherwise keras).
         precision: which file of an export directory: "fp32", "int8" or "fp16";
@@ -185,6 +187,25 @@ def load_predictor(
         raise ArgumentError(f"threads={threads} exceeds the {cpus} CPUs this process may use; lower it.")
     check_positive("batch_size", batch_size)
     check_positive("max_length", max_length, allow_none=True)
+    from fastformers_tf.export.cascade import CASCADE, is_cascade
+
+    if os.path.isdir(path) and is_cascade(path):
+        if backend not in ("auto", CASCADE) or precision is not None:
+            raise ArgumentError(
+                f"{path} is a cascade folder: its stages name their own backend and precision; "
+                "drop --backend/--precision."
+            )
+        from fastformers_tf.runtime.cascade import open_cascade
+
+        return open_cascade(
+            path,
+            threads=threads,
+            instances=instances,
+            max_length=max_length,
+            batch_size=batch_size,
+            allow_oversubscription=allow_oversubscription,
+            device=device,
+        )
     backend = infer_backend(path) if backend == "auto" else backend
     if backend not in BACKENDS:
         raise ArgumentError(f"Unknown backend {backend!r}; expected one of {BACKENDS} or 'auto'.")

@@ -5,6 +5,7 @@ import os
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
 from fastformers_tf.errors import ArgumentError, check_positive
+from fastformers_tf.export.cascade import CASCADE, read_cascade
 from fastformers_tf.runtime.load import infer_backend, load_predictor, resolve_export
 from fastformers_tf.runtime.multi_instance import physical_cores, plan_cores
 from fastformers_tf.score.read import NAMESPACE, row_length
@@ -70,12 +71,15 @@ class ExportModelHandler(ModelHandler):
         if not os.path.exists(model):
             raise FileNotFoundError(f"{model}: no such exported file or export directory.")
         backend = infer_backend(model) if backend == "auto" else backend
-        if backend not in ("onnx", "tflite"):
+        if backend == CASCADE:
+            read_cascade(model)  # a changed stage file fails here, not on a worker
+        elif backend not in ("onnx", "tflite"):
             raise ArgumentError(
-                f"{model}: Beam scoring serves ONNX or TFLite exports, not a {backend} model; "
+                f"{model}: Beam scoring serves ONNX or TFLite exports and cascades, not a {backend} model; "
                 "export it with tools/export.py first."
             )
-        resolve_export(model, backend, precision)  # a missing file or precision fails here, not on a worker
+        else:
+            resolve_export(model, backend, precision)  # a missing file or precision fails here, not on a worker
         if threads is not None:
             plan_cores(model_copies or 1, threads, allow_oversubscription=allow_oversubscription)
         if length_buckets is not None:

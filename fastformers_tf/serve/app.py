@@ -6,7 +6,8 @@ Routes:
   in request order;
 - `GET /health` -> `{"status": "ok", ...}` (503 while shutting down);
 - `GET /metrics`: Prometheus text format (requests by status, texts, batch
-  sizes, request and batch latency, queue depth).
+  sizes, request and batch latency, queue depth; for a cascade, the texts
+  each stage answered).
 
 A bad request gets a 4xx and `{"error": "<one line>"}`; the server keeps
 serving. Starlette and uvicorn were chosen over FastAPI: the API is three
@@ -19,6 +20,7 @@ import json
 import time
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -59,6 +61,21 @@ class Metrics:
         self.batch_size.observe(size)
         self.batch_seconds.observe(seconds)
         self.texts.inc(size)
+
+
+class CascadeAnswers:
+    """`fastformers_cascade_answers_total{stage="i"}`: the texts each stage of a cascade answered."""
+
+    def __init__(self, predictor):
+        self.predictor = predictor
+
+    def collect(self):
+        family = CounterMetricFamily(
+            f"{NAMESPACE}_cascade_answers", "Texts answered by each stage of the cascade.", labels=["stage"]
+        )
+        for stage, count in enumerate(self.predictor.answered):
+            family.add_metric([str(stage)], count)
+        yield family
 
 
 MAX_REQUEST_BYTES = 4 << 20  # a body over this is answered 413 before it is read whole
@@ -142,6 +159,8 @@ def make_app(predictor, max_batch=32, max_wait_ms=5.0, truncate=True, info=None,
         info: extra fields for `/health` (the model, the file served).
     """
     metrics = Metrics()
+    if hasattr(predictor, "answered"):
+        metrics.registry.register(CascadeAnswers(predictor))
     batcher = MicroBatcher(predictor, max_batch, max_wait_ms, on_batch=metrics.on_batch)
     metrics.queue_depth.set_function(lambda: batcher.depth)
 
@@ -150,7 +169,8 @@ def make_app(predictor, max_batch=32, max_wait_ms=5.0, truncate=True, info=None,
         try:
             texts, pairs = parse_request(await read_body(request, max_request_bytes), max_batch)
             if not truncate:
-                check_lengths(predictor.tokenizer, texts, pairs, predictor.max_length)
+                for stage in getattr(predictor, "stages", [predictor]):  # each stage of a cascade reads every text
+                    check_lengths(stage.tokenizer, texts, pairs, stage.max_length)
             results = await batcher.submit(texts, pairs)
         except BadRequest as e:
             metrics.requests.labels(str(e.status)).inc()
