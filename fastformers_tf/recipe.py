@@ -386,6 +386,13 @@ def _layer(source, loader):
         raise RecipeError(f"Bad recipe from {source}: {e}") from e
 
 
+def recipe_beside(model):
+    """The recipe saved beside a model or export folder (or in the folder of an exported file), else None."""
+    folder = os.path.dirname(os.path.abspath(model)) if os.path.isfile(model) else model
+    path = os.path.join(folder, "recipe.yaml")
+    return load_recipe(config_file=path) if os.path.isfile(path) else None
+
+
 def presets(configs_dir=CONFIGS_DIR):
     """The names of the preset recipes in `configs/presets/` (e.g. "quick")."""
     folder = os.path.join(configs_dir, "presets")

@@ -41,18 +41,11 @@ cli.define_predictor_flags(batch_size=64)
 FLAGS["max_length"].help = "Tokens per example (default: the model's training recipe, else the predictor's)."
 
 
-def training_recipe(model):
-    """The recipe saved beside a model or export directory or file, else None."""
-    from fastformers_tf.recipe import load_recipe
-
-    model_dir = os.path.dirname(os.path.abspath(model)) if os.path.isfile(model) else model
-    path = os.path.join(model_dir, "recipe.yaml")
-    return load_recipe(config_file=path) if os.path.isfile(path) else None
-
-
 def training_max_length(model):
     """`finetune.max_length` of the recipe saved beside a model or export directory or file, else None."""
-    recipe = training_recipe(model)
+    from fastformers_tf.recipe import recipe_beside
+
+    recipe = recipe_beside(model)
     return recipe.finetune.max_length if recipe else None
 
 
@@ -68,12 +61,12 @@ def main(argv):
     from fastformers_tf.artifacts import write_text
     from fastformers_tf.data import get_task
     from fastformers_tf.data.task_data import TaskData
-    from fastformers_tf.recipe import default_data_dir
+    from fastformers_tf.recipe import default_data_dir, recipe_beside
     from fastformers_tf.runtime.load import load_predictor
 
     task = get_task(FLAGS.task)
     # The hold-out (and train without it) is cut as the models' own training recipes cut it.
-    recipes = [training_recipe(model) for model in FLAGS.model]
+    recipes = [recipe_beside(model) for model in FLAGS.model]
     holdouts = {None if r is None else r.holdout_spec() for r in recipes}
     if FLAGS.split == "holdout" and len(holdouts) > 1:
         raise app.UsageError("--split=holdout: the ensemble's members were trained with different hold-outs.")

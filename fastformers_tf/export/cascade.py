@@ -46,7 +46,7 @@ def copy_served(export, backend, precision, folder, **info):
     return chosen
 
 
-def write_cascade(target, stages, thresholds, confidence="max_prob", **info):
+def write_cascade(target, stages, thresholds, confidence="max_prob", files=None, **info):
     """Writes the cascade folder `target`; returns its `export.json` record.
 
     Args:
@@ -54,6 +54,7 @@ def write_cascade(target, stages, thresholds, confidence="max_prob", **info):
         stages: `(export folder, backend, precision)` per stage, fastest first.
         thresholds: `len(stages) - 1` confidences (see `runtime.cascade`).
         confidence: "max_prob" or "margin".
+        files: `{name: bytes}` written beside `export.json` (a calibration plot).
         info: more keys for the `cascade` record (the calibration's numbers).
     """
     from fastformers_tf.runtime.cascade import CONFIDENCE
@@ -94,6 +95,8 @@ def write_cascade(target, stages, thresholds, confidence="max_prob", **info):
             },
         }
         artifacts.write_json(os.path.join(folder, EXPORT_INFO_FILE), record)
+        for name, data in (files or {}).items():
+            artifacts.write_bytes(os.path.join(folder, name), data)
     return record
 
 

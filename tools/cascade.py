@@ -1,0 +1,65 @@
+"""Calibrate a cascade of exports on a labeled split and write its folder.
+
+  python tools/cascade.py --task=sst2 \
+      --stages=runs/sst2/compress/export/prune:onnx/int8,runs/sst2/compress/export/teacher:onnx/int8 \
+      --output=runs/sst2/cascade
+  python tools/predict.py --model=runs/sst2/cascade --text="a gripping film"
+
+Each stage (fastest first; FOLDER serves its export's own file, or
+FOLDER:BACKEND/PRECISION) is scored once on --split (default: the hold-out the
+stages' recipes carve from train, never the split results are reported on)
+and timed at batch 1. Every threshold setting of a grid is scored from those
+probabilities; the cheapest expected cost per query whose metric is within
+--max_accuracy_drop points of the last stage alone is written to --output,
+with calibration.png (metric and share of queries per stage against the
+threshold) and the numbers in export.json. The folder is served as it is by
+tools/predict.py, evaluate.py, serve.py and score.py.
+"""
+
+import json
+
+from absl import flags
+
+from fastformers_tf import cli
+
+FLAGS = flags.FLAGS
+flags.DEFINE_list("stages", None, "Export folders, fastest first: FOLDER or FOLDER:BACKEND/PRECISION.", required=True)
+flags.DEFINE_string("task", None, "Task name.", required=True)
+flags.DEFINE_string("split", "holdout", "The labeled split to set the thresholds on.")
+flags.DEFINE_string("data_dir", None, "Data directory (default ../shared/data).")
+flags.DEFINE_float("max_accuracy_drop", 1.0, "Points the cascade may lose against the last stage.", lower_bound=0)
+flags.DEFINE_enum("confidence", "max_prob", ["max_prob", "margin"], "How sure a stage is of a text.")
+flags.DEFINE_string("output", None, "The cascade folder to write (default: print the calibration only).")
+flags.DEFINE_integer("threads", None, "Threads per stage's session.", lower_bound=1)
+flags.DEFINE_integer("timed_examples", 100, "Texts each stage is timed on at batch 1.", lower_bound=1)
+
+
+def main(argv):
+    del argv
+    from fastformers_tf.cascade import calibrate, summary_line
+
+    record = calibrate(
+        FLAGS.stages,
+        FLAGS.task,
+        FLAGS.split,
+        FLAGS.data_dir,
+        FLAGS.max_accuracy_drop,
+        FLAGS.confidence,
+        FLAGS.output,
+        threads=FLAGS.threads,
+        timed_examples=FLAGS.timed_examples,
+    )
+    for stage in record["stages"]:
+        print(
+            f"stage {stage['folder']} {stage['backend']}/{stage['precision']}: {stage['metric']:.2f} alone, "
+            f"{stage['ms_per_query']:.2f} ms/query at batch 1"
+        )
+    print(summary_line(record))
+    if FLAGS.output:
+        print(f"wrote {FLAGS.output}; serve it: python tools/predict.py --model={FLAGS.output} --text=...")
+    else:
+        print(json.dumps(record["picked"]))
+
+
+if __name__ == "__main__":
+    cli.run(main)
