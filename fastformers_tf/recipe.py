@@ -175,6 +175,11 @@ class CompressConfig:
     and TFLite of each model), `benchmark` (every candidate timed side by side
     on `report_split`, the paper's Table 3) and `select` (the fastest candidate
     within `max_accuracy_drop` points of the teacher on `selection_split`).
+    With `cascades`, each student and the teacher, both served as
+    `cascade_backend`, also make a cascade candidate: the student answers and
+    the teacher takes the texts whose `cascade_confidence` is below a
+    threshold set on `selection_split` (the fewest texts for the teacher
+    within the budget), timed like every other candidate.
     """
 
     teacher: str = ""  # a fine-tuned task model folder; "": fine-tune `model` here
@@ -191,6 +196,9 @@ class CompressConfig:
     bench_examples: int = 0  # 0: the whole split; else its first N
     bench_rounds: int = 1  # each candidate's split time is the median over this many turns
     throughput_batch: int = 32
+    cascades: bool = True
+    cascade_backend: str = "onnx/int8"  # both stages of a cascade candidate (the export stage always writes ONNX)
+    cascade_confidence: str = "max_prob"  # or "margin"
     price_per_hour: float = 0.085  # US$; AWS c6i.large on-demand, Linux, us-east-1
     instance_cores: int = 2  # the priced instance's vCPUs (c6i.large: 2)
     instance_name: str = "AWS c6i.large (2 vCPUs), on-demand Linux, us-east-1"
@@ -338,6 +346,11 @@ _RANGES = {
     "compress.bench_examples": (lambda v: v >= 0, ">= 0 (0: the whole split)"),
     "compress.bench_rounds": (lambda v: v >= 1, ">= 1"),
     "compress.throughput_batch": (lambda v: v >= 1, ">= 1"),
+    "compress.cascade_backend": (
+        lambda v: v in ("onnx/fp32", "onnx/int8", "tflite/fp32", "tflite/int8"),
+        "an ONNX or TFLite backend/precision such as onnx/int8",
+    ),
+    "compress.cascade_confidence": (lambda v: v in ("max_prob", "margin"), "max_prob or margin"),
     "compress.price_per_hour": (lambda v: v > 0, "> 0 (US$)"),
     "compress.instance_cores": (lambda v: v >= 1, ">= 1"),
 }

@@ -18,7 +18,7 @@ tools/predict.py, evaluate.py, serve.py and score.py.
 
 import json
 
-from absl import flags
+from absl import app, flags
 
 from fastformers_tf import cli
 
@@ -32,6 +32,23 @@ flags.DEFINE_enum("confidence", "max_prob", ["max_prob", "margin"], "How sure a 
 flags.DEFINE_string("output", None, "The cascade folder to write (default: print the calibration only).")
 flags.DEFINE_integer("threads", None, "Threads per stage's session.", lower_bound=1)
 flags.DEFINE_integer("timed_examples", 100, "Texts each stage is timed on at batch 1.", lower_bound=1)
+flags.DEFINE_list(
+    "costs_ms",
+    None,
+    "Each stage's batch-1 ms/query (e.g. from the main job's benchmark.json) instead of timing the stages here.",
+)
+
+
+def costs_ms():
+    if FLAGS.costs_ms is None:
+        return None
+    try:
+        costs = [float(c) for c in FLAGS.costs_ms]
+    except ValueError:
+        raise app.UsageError(f"--costs_ms={','.join(FLAGS.costs_ms)}: give one number per stage.") from None
+    if len(costs) != len(FLAGS.stages) or min(costs) <= 0:
+        raise app.UsageError(f"--costs_ms needs one positive number per stage ({len(FLAGS.stages)}).")
+    return costs
 
 
 def main(argv):
@@ -48,6 +65,7 @@ def main(argv):
         FLAGS.output,
         threads=FLAGS.threads,
         timed_examples=FLAGS.timed_examples,
+        costs_ms=costs_ms(),
     )
     for stage in record["stages"]:
         print(

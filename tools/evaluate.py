@@ -94,10 +94,13 @@ def main(argv):
             )
         with predictor:
             member_probs.append(data.predict_probs(predictor, FLAGS.batch_size))
+        answered = getattr(predictor, "answered", None)  # a cascade: the texts each stage answered
     max_length = predictor.max_length
     probs = member_probs[0] if len(member_probs) == 1 else ensemble_probs(member_probs)
     labeled = (data.features.labels >= 0).all()
     result = {"task": task.name, "split": FLAGS.split, "examples": len(data)}
+    if answered is not None and len(FLAGS.model) == 1:
+        result["answered_by_stage"] = answered
     if labeled:
         result.update(task.metric(data.examples, probs))
         if len(member_probs) > 1:

@@ -29,11 +29,14 @@ class Candidate:
     instances: int = 1
     threads: int = 1  # per instance
     padding: str = "dynamic"  # "dynamic": each batch to its longest row; "max": every row to the max length
+    stages: tuple = ()  # a cascade's models, fastest first (`model` is "a>b"); () for one model
+    thresholds: tuple = ()  # a cascade's thresholds, one per stage but the last
 
     @property
     def name(self):
         padded = ", padded to max length" if self.padding == "max" else ""
-        return f"{self.model} {self.backend}/{self.precision} {self.instances}x{self.threads}{padded}"
+        cascade = " cascade" if self.stages else ""  # its thresholds are in its record
+        return f"{self.model} {self.backend}/{self.precision} {self.instances}x{self.threads}{padded}{cascade}"
 
     @property
     def outputs_key(self):
@@ -60,6 +63,39 @@ def candidates(models, backends, instances, cores):
     return result
 
 
+def cascade(student, teacher, thresholds, backend, cores):
+    """The candidate of `student` then `teacher`, both as `backend` ("onnx/int8"), one instance on `cores`."""
+    name, precision = backend.split("/")
+    return Candidate(
+        f"{student}>{teacher}", name, precision, 1, cores, stages=(student, teacher), thresholds=thresholds
+    )
+
+
+def cascade_pass(predictor, datas, per_call, rows=None):
+    """`(seconds, logits by row, answering stage by row)` of a `CascadePredictor` over `rows` (default all, by
+    length), `per_call` rows per call.
+
+    `datas` holds each stage's `TaskData` of the same split (its own
+    tokenization); the rows' features are cut before the clock starts, as
+    the other candidates' padded batches are.
+    """
+    if rows is None:
+        rows = np.argsort(datas[0].features.lengths, kind="stable")  # similar lengths together, as batches are
+    calls = [np.asarray(rows[i : i + per_call]) for i in range(0, len(rows), per_call)]
+    features = [[d.features.subset(call) for d in datas] for call in calls]
+    predictor.answer_features(features[0])  # untimed, as the other candidates' first query
+    logits, stages = {}, {}
+
+    def run():
+        for call, feats in zip(calls, features, strict=True):
+            out, stage = predictor.answer_features(feats)
+            logits.update(zip(call.tolist(), out, strict=True))
+            stages.update(zip(call.tolist(), stage.tolist(), strict=True))
+
+    seconds, _ = timed(run)
+    return seconds, logits, stages
+
+
 def run_batches(predictor, batched, workers=1):
     """`(seconds, logits by row)`: one untimed call per worker, then every batch, timed as a whole."""
     inputs = [x for _, x in batched]
@@ -78,7 +114,13 @@ def task_metrics(data, logits_by_row):
 
 
 def throughput_pass(predictor, candidate, data, max_length, throughput_batch, workers=1):
-    """`(seconds, metrics)` of the whole split at `throughput_batch` texts per call, padded as `candidate` pads."""
+    """`(seconds, metrics)` of the whole split at `throughput_batch` texts per call, padded as `candidate` pads.
+
+    For a cascade `data` is the list of its stages' `TaskData`.
+    """
+    if candidate.stages:
+        seconds, logits, _ = cascade_pass(predictor, data, throughput_batch)
+        return seconds, task_metrics(data[0], logits)
     pad_to = max_length if candidate.padding == "max" else None
     many = padded_batches(
         data.features, predictor.input_names, data.pad_id, throughput_batch, pad_to, by_length=not pad_to
@@ -90,21 +132,38 @@ def throughput_pass(predictor, candidate, data, max_length, throughput_batch, wo
 def measure(predictor, candidate, data, timed_rows, throughput_batch, max_length, with_outputs=True):
     """One turn of `candidate`: batch-1 seconds over `timed_rows`, and (with outputs) the throughput pass.
 
+    For a cascade `data` is the list of its stages' `TaskData`.
+
     Returns `{"batch1_s", ...}`; with outputs also `throughput_s` and the
     task `metrics` of the throughput pass.
     """
     pad_to = max_length if candidate.padding == "max" else None
-    # Queries in file order, as they would arrive.
-    singles = padded_batches(
-        data.features, predictor.input_names, data.pad_id, 1, pad_to, rows=timed_rows, by_length=False
-    )
-    seconds, _ = run_batches(predictor, singles, candidate.instances)
+    if candidate.stages:  # a cascade: each query through the stages it needs, in file order
+        seconds, _, _ = cascade_pass(predictor, data, 1, rows=timed_rows)
+    else:  # queries in file order, as they would arrive
+        singles = padded_batches(
+            data.features, predictor.input_names, data.pad_id, 1, pad_to, rows=timed_rows, by_length=False
+        )
+        seconds, _ = run_batches(predictor, singles, candidate.instances)
     result = {"batch1_s": seconds}
-    if with_outputs:
+    if with_outputs and candidate.stages:
+        result["throughput_s"], logits, stage = cascade_pass(predictor, data, throughput_batch)
+        result["metrics"] = task_metrics(data[0], logits)
+        stage = np.array([stage[i] for i in range(len(data[0]))])
+        # The share of the split's texts that reached each stage (stage 0: all of them).
+        result["stage_shares"] = [round(float(np.mean(stage >= i)), 4) for i in range(len(candidate.stages))]
+    elif with_outputs:
         result["throughput_s"], result["metrics"] = throughput_pass(
             predictor, candidate, data, max_length, throughput_batch, candidate.instances
         )
     return result
+
+
+def data_for(candidate, data_of):
+    """`data_of(model)` for one model; for a cascade, `([each stage's TaskData], None)`."""
+    if candidate.stages:
+        return [data_of(model)[0] for model in candidate.stages], None
+    return data_of(candidate.model)
 
 
 def metrics_on(cands, open_predictor, data_of, throughput_batch):
@@ -116,7 +175,7 @@ def metrics_on(cands, open_predictor, data_of, throughput_batch):
     by_outputs = {}
     for c in cands:
         if c.outputs_key not in by_outputs:
-            data, max_length = data_of(c.model)
+            data, max_length = data_for(c, data_of)
             with open_predictor(c) as predictor:
                 by_outputs[c.outputs_key] = throughput_pass(predictor, c, data, max_length, throughput_batch)[1]
     return {c: by_outputs[c.outputs_key] for c in cands}
@@ -136,6 +195,7 @@ def summarize(candidate, turns, examples, timed_count):
         "throughput_per_s": round(examples / first["throughput_s"], 2),
         "metrics": first["metrics"],
         "turns_batch1_s": [round(t["batch1_s"], 3) for t in turns],
+        **({"stage_shares": first["stage_shares"]} if "stage_shares" in first else {}),
     }
 
 
@@ -152,14 +212,15 @@ def run_benchmark(cands, open_predictor, data_of, throughput_batch=32, examples=
     """
 
     def turn(c, round_):
-        data, max_length = data_of(c.model)
-        timed_rows = np.arange(min(examples, len(data)) if examples else len(data))
+        data, max_length = data_for(c, data_of)
+        count = len(data[0] if c.stages else data)
+        timed_rows = np.arange(min(examples, count) if examples else count)
         with open_predictor(c) as predictor:
             return measure(predictor, c, data, timed_rows, throughput_batch, max_length, round_ == 0)
 
     turns = in_turns(cands, turn, rounds, progress="benchmark" if progress else None)
     records = []
     for c in cands:
-        data, _ = data_of(c.model)
+        data, _ = data_of(c.stages[0] if c.stages else c.model)
         records.append(summarize(c, turns[c], len(data), min(examples, len(data)) if examples else len(data)))
     return records

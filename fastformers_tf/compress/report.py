@@ -40,6 +40,10 @@ STEPS = (
         "+ quantization-aware training (static INT8)",
         lambda r, m: r["model"] == "qat" and (r["backend"], r["precision"]) == ("onnx", "int8") and r["instances"] > 1,
     ),
+    (
+        "+ cascade (the last student answers, the teacher takes the texts it is unsure of)",
+        lambda r, m: bool(r.get("stages")) and r["stages"][0] == [x for x in m if x != "teacher"][-1],
+    ),
 )
 
 
@@ -163,6 +167,18 @@ def markdown(report):
             f"| {r['name']}{mark} | {r['ms_per_query']:.2f} | {base / r['split_s']:.2f}x | "
             f"{_pct(main_metric(r['metrics'])[1])} |" + ("" if same else f" {_pct(selection)} |") + f" {within} |"
         )
+    cascades = [r for r in b["records"] if r.get("stages")]
+    if cascades:
+        lines += ["", "## Cascades", ""]
+        for r in cascades:
+            c = b.get("cascades", {}).get(r["name"], {})
+            lines.append(
+                f"- {r['name']}: threshold {c.get('thresholds')} ({c.get('confidence')}) set on {c.get('split')}, "
+                f"where {100 * c.get('share_to_teacher', 0):.1f}% of the texts reach the teacher and the cascade "
+                f"scores {c.get('metric', 0):.2f} vs the teacher's {c.get('teacher_metric', 0):.2f}; on "
+                f"{b['report_split']} {100 * r['stage_shares'][-1]:.1f}% reach it. Both stages run as one "
+                f"instance of {r['threads']} threads."
+            )
     lines += ["", "## Pick", "", sel["line"], ""]
     holdout = b.get("holdout")
     if holdout:
@@ -208,7 +224,7 @@ def plot(report):
         ax.scatter(
             r["queries_per_s"],
             100 * main_metric(r["metrics"])[1],
-            marker=markers[r["backend"]],
+            marker="P" if r.get("stages") else markers[r["backend"]],
             s=30 + 25 * r["instances"],
             facecolors="none" if hollow else color,
             edgecolors=color,
@@ -218,6 +234,8 @@ def plot(report):
         ax.scatter([], [], color=color, label=model)
     for backend, marker in markers.items():
         ax.scatter([], [], marker=marker, color="gray", label=f"{backend} (hollow: fp32)")
+    if any(r.get("stages") for r in b["records"]):
+        ax.scatter([], [], marker="P", color="gray", label="cascade: a student, then the teacher")
     p = sel["picked"]
     ax.scatter(
         p["queries_per_s"],

@@ -345,6 +345,14 @@ class Job:
         """A predictor of candidate `c` (Keras from its model folder, else from the export stage's files)."""
         from fastformers_tf.runtime.load import load_predictor
 
+        if c.stages:  # a cascade: one predictor per stage, each on the candidate's threads
+            from fastformers_tf.compress.benchmark import Candidate
+            from fastformers_tf.runtime.cascade import CascadePredictor
+
+            stages = []
+            for model in c.stages:
+                stages.append(self.open_candidate(Candidate(model, c.backend, c.precision, 1, threads or c.threads)))
+            return CascadePredictor(stages, c.thresholds, self.cfg.cascade_confidence)
         export = self.records["export"]["exports"][c.model]
         max_length = self.max_length(c.model)
         if c.backend == "keras":  # TensorFlow keeps the thread count it started with (all cores)
@@ -357,6 +365,58 @@ class Job:
             instances=instances or c.instances,
             max_length=max_length,
         )
+
+    def cascades(self, models, split, cores):
+        """`(cascade candidates, their calibration)`: each student then the teacher, as `compress.cascade_backend`.
+
+        A cascade's threshold is the one that sends the fewest `split` texts to
+        the teacher while its metric there stays within `max_accuracy_drop`
+        points of the teacher's (Keras fp32, the budget's reference); a
+        student for which none does gets no cascade.
+        """
+        from fastformers_tf.cascade.thresholds import pick, sweep
+        from fastformers_tf.compress.benchmark import Candidate, cascade
+
+        cfg = self.cfg
+        students = [m for m in models if m != "teacher"]
+        if not (cfg.cascades and "teacher" in models and students):
+            return [], {}
+        backend, precision = cfg.cascade_backend.split("/")
+
+        def probs(model, backend, precision):
+            data, _ = self.split_data(model, split)
+            with self.open_candidate(Candidate(model, backend, precision, 1, cores)) as predictor:
+                return data.predict_probs(predictor, cfg.throughput_batch, progress=False), data
+
+        reference_probs, data = probs("teacher", "keras", "fp32")
+
+        def score(p):
+            return 100 * float(next(iter(self.task.metric(data.examples, p).values())))
+
+        reference = score(reference_probs)
+        teacher_probs, _ = probs("teacher", backend, precision)
+        candidates, calibration = [], {}
+        for student in students:
+            # The cost of a setting is the share of texts reaching the teacher: the fewer, the faster.
+            result = sweep(
+                [probs(student, backend, precision)[0], teacher_probs], score, [0.0, 1.0], cfg.cascade_confidence
+            )
+            k = pick(result, reference, cfg.max_accuracy_drop)
+            if k is None:
+                self.log(f"[benchmark] no cascade of {student} and the teacher stays within budget on {split}")
+                continue
+            c = cascade(student, "teacher", tuple(float(t) for t in result.thresholds[k]), cfg.cascade_backend, cores)
+            picked = result.record(k)
+            candidates.append(c)
+            calibration[c.name] = {
+                "split": split,
+                "confidence": cfg.cascade_confidence,
+                "thresholds": picked["thresholds"],
+                "metric": picked["metric"],
+                "teacher_metric": round(reference, 4),
+                "share_to_teacher": picked["shares"][1],
+            }
+        return candidates, calibration
 
     def _benchmark(self, folder):
         from fastformers_tf.compress.benchmark import candidates, metrics_on, run_benchmark
@@ -376,6 +436,8 @@ class Job:
             for c in candidates(list(models), cfg.backends, cfg.instances, cores)
             if c.model != "qat" or c.precision == "int8"
         ]
+        cascades, calibration = self.cascades(list(models), selection_split, cores)
+        cands += cascades
         self.log(f"[benchmark] {len(cands)} candidates on {self.task.name}/{report_split}, {cores} cores")
         records = run_benchmark(
             cands,
@@ -414,6 +476,7 @@ class Job:
             f"{self.max_length(next(iter(models)))} tokens; transformers' own TF classes cannot load a "
             "fastformers_tf model folder",
             "records": records,
+            "cascades": calibration,
             "holdout": self.holdout_record(),
         }
         artifacts.write_json(os.path.join(folder, BENCHMARK_FILE), result)
@@ -465,8 +528,26 @@ class Job:
                 "same_split_as_report": bench["selection_split"] == bench["report_split"],
             },
         }
-        export_dir = os.path.join(self.workdir, "export", picked["model"])
-        write_selected(picked, bench["models"][picked["model"]], export_dir, os.path.join(folder, "selected"), line)
+        target = os.path.join(folder, "selected")
+        if picked.get("stages"):
+            from fastformers_tf.export.cascade import write_cascade
+
+            stages = [
+                (os.path.join(self.workdir, "export", m), picked["backend"], picked["precision"])
+                for m in picked["stages"]
+            ]
+            calibration = bench.get("cascades", {}).get(picked["name"], {})
+            write_cascade(
+                target,
+                stages,
+                picked["thresholds"],
+                calibration.get("confidence", cfg.cascade_confidence),
+                calibration=calibration,
+                selection={"picked": picked["name"], "line": line},
+            )
+        else:
+            export_dir = os.path.join(self.workdir, "export", picked["model"])
+            write_selected(picked, bench["models"][picked["model"]], export_dir, target, line)
         artifacts.write_json(os.path.join(folder, "report.json"), report)
         artifacts.write_text(os.path.join(folder, "report.md"), reports.markdown(report))
         artifacts.write_bytes(os.path.join(folder, "report.png"), reports.plot(report))

@@ -115,8 +115,13 @@ TABLE = {
                 "compress.bench_examples",
                 "compress.bench_rounds",
                 "compress.throughput_batch",
+                "compress.max_accuracy_drop",
+                "compress.cascades",
+                "compress.cascade_backend",
+                "compress.cascade_confidence",
             ),
-            "times every candidate on the report split, side by side in one process",
+            "times every candidate on the report split, side by side in one process; each student x the teacher "
+            "as a cascade too, its threshold set on the selection split",
             "`benchmark/benchmark.json`",
         ),
         Stage(

@@ -102,18 +102,34 @@ class CascadePredictor(Predictor):
 
     def answer(self, texts, text_pairs=None):
         """`(logits [n, C], stage [n])`: each text's logits and the index of the stage that answered it."""
-        n = len(texts)
-        if text_pairs is not None and len(text_pairs) != n:
-            raise ValueError(f"{n} texts but {len(text_pairs)} text_pairs.")
+        if text_pairs is not None and len(text_pairs) != len(texts):
+            raise ValueError(f"{len(texts)} texts but {len(text_pairs)} text_pairs.")
+
+        def stage_logits(i, rows):
+            pairs = None if text_pairs is None else [text_pairs[r] for r in rows]
+            return self.stages[i].logits([texts[r] for r in rows], pairs)
+
+        return self._cascade(len(texts), stage_logits)
+
+    def answer_features(self, features, batch_size=None):
+        """`answer` on texts already tokenized: `features` holds one `Features` per stage, of the same texts."""
+        if len(features) != len(self.stages) or len({len(f) for f in features}) > 1:
+            raise ValueError(f"Give one Features of the same rows per stage ({len(self.stages)}).")
+
+        def stage_logits(i, rows):
+            return self.stages[i].logits_of(features[i].subset(rows), batch_size=batch_size)
+
+        return self._cascade(len(features[0]), stage_logits)
+
+    def _cascade(self, n, stage_logits):
+        """The cascade's rule over `n` rows; `stage_logits(i, rows)` gives stage i's logits `[len(rows), C]`."""
         logits, stage_of = None, np.full(n, -1, np.int64)
         pending = np.arange(n)  # rows not answered yet, in input order
         measure = CONFIDENCE[self.confidence]
-        for i, stage in enumerate(self.stages):
+        for i in range(len(self.stages)):
             if not len(pending):
                 break
-            sub_texts = [texts[r] for r in pending]
-            sub_pairs = None if text_pairs is None else [text_pairs[r] for r in pending]
-            out = np.asarray(stage.logits(sub_texts, sub_pairs), np.float32)  # [len(pending), C]
+            out = np.asarray(stage_logits(i, pending), np.float32)  # [len(pending), C]
             if logits is None:
                 logits = np.zeros((n, out.shape[-1]), np.float32)
             last = i == len(self.stages) - 1

@@ -151,9 +151,15 @@ def test_every_stage_writes_its_folder_the_report_and_a_servable_pick(job):
 
     report = report_of(work)
     bench = report["benchmark"]
-    # 1 baseline + 3 models x (Keras, ONNX INT8 x 1 and 2 workers), all on the 8 val pairs.
-    assert len(bench["records"]) == 1 + 3 * 3 and bench["examples"] == len(PAIRS) * 2
+    # 1 baseline + 3 models x (Keras, ONNX INT8 x 1 and 2 workers), all on the 8 val pairs, and each student's
+    # cascade with the teacher where one stays within budget on the selection split.
+    cascades = [r["name"] for r in bench["records"] if r.get("stages")]
+    assert sorted(cascades) == sorted(bench["cascades"])
+    assert set(cascades) <= {"distill>teacher onnx/int8 1x2 cascade", "prune>teacher onnx/int8 1x2 cascade"}
+    assert len(bench["records"]) == 1 + 3 * 3 + len(cascades) and bench["examples"] == len(PAIRS) * 2
     steps = [label for label, _ in STEPS if "quantization-aware" not in label]  # the qat stage is opt-in
+    if "prune>teacher onnx/int8 1x2 cascade" not in cascades:
+        steps = [label for label in steps if "cascade" not in label]
     assert [row["step"] for row in report["table"]] == steps
     first = report["table"][0]
     assert first["cumulative_speedup"] == 1.0 and first["candidate"].endswith("padded to max length")
@@ -187,6 +193,58 @@ def test_every_stage_writes_its_folder_the_report_and_a_servable_pick(job):
         labels = predictor.predict(["The cat sat on the mat."], ["A cat sat."])
     assert labels[0][0] in ("entailment", "not_entailment")
     assert predictor.__class__.__name__.lower().startswith(picked["backend"])
+
+
+def test_cascades_are_calibrated_on_the_selection_split_and_timed_like_the_other_candidates(job):
+    tmp_path, _, _, _ = job
+    work = tmp_path / "cascades"
+    shutil.copytree(tmp_path / "work", work)
+    # A 100-point budget: the cheapest threshold sends no text to the teacher, so the cascade is its student.
+    recipe = load_recipe("rte", params_override=[*overrides(tmp_path, work), "compress.max_accuracy_drop=100"])
+    records = compress(recipe, stages=["benchmark", "select"], verbose=0)
+    assert "skipped" not in records["export"] and not records["benchmark"]["skipped"]  # export: read from disk
+    report = report_of(work)
+    bench = report["benchmark"]
+    by_name = {r["name"]: r for r in bench["records"]}
+    for student in ("distill", "prune"):
+        name = f"{student}>teacher onnx/int8 1x2 cascade"
+        record, calibration = by_name[name], bench["cascades"][name]
+        assert record["stages"] == [student, "teacher"] and record["thresholds"] == calibration["thresholds"]
+        assert calibration["share_to_teacher"] == 0.0 and record["stage_shares"] == [1.0, 0.0]
+        single = by_name[f"{student} onnx/int8 1x2"]
+        assert record["metrics"] == single["metrics"] and record["selection_metrics"] == single["selection_metrics"]
+        assert record["ms_per_query"] > 0 and len(record["turns_batch1_s"]) == 1
+    assert report["table"][-1]["step"].startswith("+ cascade")
+    assert report["table"][-1]["candidate"] == "prune>teacher onnx/int8 1x2 cascade"
+    markdown = (work / "select" / "report.md").read_text()
+    assert "## Cascades" in markdown and "0.0% of the texts reach the teacher" in markdown
+
+    # A budget of 0 points: the threshold keeps the cascade at the teacher's accuracy on the selection split,
+    # which its outputs there confirm; a picked cascade is written as a cascade folder that serves.
+    exact = load_recipe("rte", params_override=[*overrides(tmp_path, work), "compress.max_accuracy_drop=0"])
+    compress(exact, stages=["benchmark", "select"], verbose=0)
+    bench = report_of(work)["benchmark"]
+    for name, calibration in bench["cascades"].items():
+        record = {r["name"]: r for r in bench["records"]}[name]
+        assert calibration["metric"] >= calibration["teacher_metric"] - 1e-9
+        assert 100 * record["selection_metrics"]["accuracy"] == pytest.approx(calibration["metric"], abs=1e-3)
+    from fastformers_tf.compress.run import Job
+
+    job_ = Job(exact, 0)
+    job_.records["export"] = records["export"]
+    picked = next(r for r in bench["records"] if r.get("stages"))
+    monkey = pytest.MonkeyPatch()
+    try:
+        monkey.setattr("fastformers_tf.compress.report.pick", lambda records, ref, drop: (picked, 0.5, 0.0))
+        job_.records["benchmark"] = {"file": str(work / "benchmark" / "benchmark.json")}
+        folder = tmp_path / "picked-cascade"
+        folder.mkdir()
+        job_._select(str(folder))
+    finally:
+        monkey.undo()
+    with load_predictor(str(folder / "selected")) as predictor:
+        assert predictor.__class__.__name__ == "CascadePredictor" and predictor.thresholds == picked["thresholds"]
+        assert predictor.predict(["The cat sat on the mat."], ["A cat sat."])[0][0] in ("entailment", "not_entailment")
 
 
 def test_every_recipe_key_a_stage_reads_is_in_its_key(job):

@@ -30,6 +30,7 @@ class Counting:
     def __init__(self, predictor):
         self.predictor, self.calls = predictor, []
         self.labels, self.batch_size = predictor.labels, predictor.batch_size
+        self.tokenizer, self.max_length = predictor.tokenizer, predictor.max_length
 
     def logits(self, texts, text_pairs=None):
         self.calls.append(list(texts))
@@ -77,6 +78,12 @@ def test_a_threshold_between_sends_exactly_the_rows_below_it_and_keeps_the_order
     assert cascade.answered == [int((~unsure).sum()), int(unsure.sum())]
     labels = [label for label, _ in cascade.predict(TEXTS)]
     assert labels == [LABELS[k] for k in expected.argmax(-1)]
+    # The same rule over texts already tokenized, one Features per stage (the benchmark times it so).
+    pretokenized = CascadePredictor([fast, slow], [threshold], confidence=confidence)
+    features = [fast.tokenize(TEXTS), slow.tokenize(TEXTS)]
+    by_features, by_features_stage = pretokenized.answer_features(features, batch_size=3)
+    np.testing.assert_allclose(by_features, logits, atol=1e-5)
+    assert by_features_stage.tolist() == stage.tolist()
 
 
 def test_three_stages_and_an_onnx_stage(stages, tiny_export):
