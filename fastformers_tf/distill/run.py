@@ -31,7 +31,7 @@ from fastformers_tf.quantize.qat import is_quantized
 from fastformers_tf.recipe import RecipeError, save_recipe, validate
 from fastformers_tf.train.distribute import best_folder, distributed, is_chief, make_strategy
 from fastformers_tf.train.finetune import KeepBest, resume_folder
-from fastformers_tf.train.optim import adamw
+from fastformers_tf.train.optim import adamw_of
 from fastformers_tf.train.resume import StepBar, fit_keeping_best, plan_steps, run_key
 from fastformers_tf.train.tasks import TaskData, build_task_model
 
@@ -265,17 +265,7 @@ def _distiller(cfg, teacher, student, total_steps, intermediate=True, logit_weig
         layer_map=list(cfg.layer_map) or None,
         logit_weight=logit_weight,
     )
-    distiller.compile(
-        optimizer=adamw(
-            cfg.learning_rate,
-            total_steps,
-            cfg.warmup_ratio,
-            cfg.weight_decay,
-            cfg.adam_beta1,
-            cfg.adam_beta2,
-            cfg.adam_epsilon,
-        )
-    )
+    distiller.compile(optimizer=adamw_of(cfg, total_steps))
     return distiller
 
 

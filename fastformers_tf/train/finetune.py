@@ -17,7 +17,7 @@ from fastformers_tf.models.saving import copy_model_folder, is_saved_model_dir, 
 from fastformers_tf.recipe import RecipeError, recipe_yaml, save_recipe, validate
 from fastformers_tf.runtime.keras_predictor import KerasPredictor
 from fastformers_tf.train.distribute import best_folder, distributed, is_chief, make_strategy
-from fastformers_tf.train.optim import adamw
+from fastformers_tf.train.optim import adamw_of
 from fastformers_tf.train.resume import fit_keeping_best, plan_steps, run_key, save_state
 from fastformers_tf.train.tasks import TaskData, build_task_model
 
@@ -137,15 +137,7 @@ def finetune(recipe, verbose=1, callbacks=(), resume_dir=None):
         dataset = distributed(train.dataset(model, cfg.batch_size, cfg.bucket_window, recipe.seed))
         _, _, total_steps = plan_steps(dataset, cfg.epochs, cfg.evals_per_epoch)
         model.compile(
-            optimizer=adamw(
-                cfg.learning_rate,
-                total_steps,
-                cfg.warmup_ratio,
-                cfg.weight_decay,
-                cfg.adam_beta1,
-                cfg.adam_beta2,
-                cfg.adam_epsilon,
-            ),
+            optimizer=adamw_of(cfg, total_steps),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=["accuracy"],
         )

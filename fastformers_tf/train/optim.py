@@ -39,3 +39,16 @@ def adamw(learning_rate, total_steps, warmup_ratio=0.1, weight_decay=0.01, beta_
     )
     optimizer.exclude_from_weight_decay(var_names=NO_DECAY)
     return optimizer
+
+
+def adamw_of(cfg, total_steps):
+    """`adamw` with a recipe section's settings (`finetune` or `distill`: learning rate, warmup, decay, Adam's)."""
+    return adamw(
+        cfg.learning_rate,
+        total_steps,
+        cfg.warmup_ratio,
+        cfg.weight_decay,
+        cfg.adam_beta1,
+        cfg.adam_beta2,
+        cfg.adam_epsilon,
+    )
