@@ -46,13 +46,13 @@ _ATTEMPTS = 4  # draws per wanted copy before an example gives up on distinct co
 
 
 def _unique_copies(example, copies, draw):
-    """Up to `copies` distinct `(text_a, text_b)` from `draw(c)`, none equal to the example's own texts."""
+    """Up to `copies` distinct `(text_a, text_b)` from `draw(c)` (c: the copy's number), none the example's own."""
     own = (example.text_a, example.text_b)
     found = {}
-    for attempt in range(copies * _ATTEMPTS):
+    for _ in range(copies * _ATTEMPTS):
         if len(found) == copies:
             break
-        texts = draw(len(found), attempt)
+        texts = draw(len(found))
         if texts != own and texts not in found:
             found[texts] = None
     return [Example(guid=f"{example.guid}-aug{c}", text_a=a, text_b=b) for c, (a, b) in enumerate(found)]
@@ -191,7 +191,7 @@ def neighbor_copies(examples, copies, seed, table, p=0.4):
     out = []
     for example in examples:
 
-        def draw(c, attempt, example=example):
+        def draw(c, example=example):
             side = c % 3 if example.text_b is not None else 0  # 0: first text, 1: second, 2: both
             a = table.replace(example.text_a, p, rng) if side in (0, 2) else example.text_a
             b = table.replace(example.text_b, p, rng) if side in (1, 2) else example.text_b
@@ -219,7 +219,7 @@ def pair_copies(examples, copies, seed):
     out = []
     for i, example in enumerate(examples):
 
-        def draw(c, attempt, i=i, example=example):
+        def draw(c, i=i, example=example):
             j = int(rng.integers(len(examples) - 1))
             return example.text_a, examples[j + (j >= i)].text_b
 
