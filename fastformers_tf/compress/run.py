@@ -341,7 +341,7 @@ class Job:
             )
         return self.data[model, split], self.max_length(model)
 
-    def open_candidate(self, c, instances=None, threads=None):
+    def open_candidate(self, c, instances=None, threads=None, spin_wait=True):
         """A predictor of candidate `c` (Keras from its model folder, else from the export stage's files)."""
         from fastformers_tf.runtime.load import load_predictor
 
@@ -351,7 +351,8 @@ class Job:
 
             stages = []
             for model in c.stages:
-                stages.append(self.open_candidate(Candidate(model, c.backend, c.precision, 1, threads or c.threads)))
+                stage = Candidate(model, c.backend, c.precision, 1, threads or c.threads)
+                stages.append(self.open_candidate(stage, spin_wait=False))  # the stages take turns
             return CascadePredictor(stages, c.thresholds, self.cfg.cascade_confidence)
         export = self.records["export"]["exports"][c.model]
         max_length = self.max_length(c.model)
@@ -364,6 +365,7 @@ class Job:
             threads=threads or c.threads,
             instances=instances or c.instances,
             max_length=max_length,
+            spin_wait=spin_wait,
         )
 
     def cascades(self, models, split, cores):

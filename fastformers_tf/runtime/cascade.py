@@ -43,7 +43,11 @@ CONFIDENCE = {"max_prob": max_prob, "margin": margin}
 
 
 def open_cascade(directory, **kwargs):
-    """The `CascadePredictor` of a cascade folder; each stage opened by `load_predictor(stage, **kwargs)`."""
+    """The `CascadePredictor` of a cascade folder; each stage opened by `load_predictor(stage, **kwargs)`.
+
+    The stages' onnxruntime threads do not spin after a call: the stages take
+    turns, and a spinning pool would hold the cores the next stage needs.
+    """
     from fastformers_tf.export.cascade import read_cascade
     from fastformers_tf.runtime.load import load_predictor
 
@@ -51,7 +55,11 @@ def open_cascade(directory, **kwargs):
     stages = []
     try:
         for folder, stage in zip(folders, record["stages"], strict=True):
-            stages.append(load_predictor(folder, backend=stage["backend"], precision=stage["precision"], **kwargs))
+            stages.append(
+                load_predictor(
+                    folder, backend=stage["backend"], precision=stage["precision"], spin_wait=False, **kwargs
+                )
+            )
     except BaseException:
         for opened in stages:
             opened.close()

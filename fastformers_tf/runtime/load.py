@@ -151,6 +151,7 @@ def load_predictor(
     batch_size=32,
     allow_oversubscription=False,
     device="cpu",
+    spin_wait=True,
 ):
     """A `Predictor` for a model directory, packaged model name, export directory or exported file.
 
@@ -176,6 +177,8 @@ def load_predictor(
             (`runtime.providers`; `DeviceError` without onnxruntime-gpu).
             Keras runs where TensorFlow places it (a visible GPU first);
             TFLite runs on the CPU only.
+        spin_wait: False: onnxruntime's threads sleep as soon as a call ends
+            (for sessions that take turns: a cascade's stages).
 
     Example:
         >>> predictor = load_predictor("runs/rte/export", backend="onnx", precision="int8", threads=1, instances=2)
@@ -209,14 +212,14 @@ def load_predictor(
     backend = infer_backend(path) if backend == "auto" else backend
     if backend not in BACKENDS:
         raise ArgumentError(f"Unknown backend {backend!r}; expected one of {BACKENDS} or 'auto'.")
-    device_args = {}
+    device_args = {} if spin_wait or backend != "onnx" else {"spin_wait": False}
     if device != "cpu":
         if backend != "onnx":
             raise ArgumentError(f"device={device!r} is for the onnx backend (Keras finds a GPU itself), not {backend}.")
         from fastformers_tf.runtime.providers import providers_for
 
         providers_for(device)  # a clear error here rather than in each worker
-        device_args = {"device": device}
+        device_args = {**device_args, "device": device}
     if backend == "keras" and precision not in (None, "fp32"):
         raise ArgumentError(
             f"precision={precision}: a Keras model runs in fp32 only; export it (tools/export.py) for {precision}."

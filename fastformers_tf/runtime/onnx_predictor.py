@@ -10,13 +10,21 @@ from fastformers_tf.runtime.providers import output_device, providers_for
 SKIP_LAYER_NORM_FUSION = "SkipLayerNormFusion"
 
 
-def session_options(threads=None):
-    """`SessionOptions` running one batch at a time on `threads` intra-op threads (None: ORT's default)."""
+def session_options(threads=None, spin_wait=True):
+    """`SessionOptions` running one batch at a time on `threads` intra-op threads (None: ORT's default).
+
+    With `spin_wait` False the intra-op threads sleep as soon as a call ends
+    instead of spinning for more work: for sessions that take turns in one
+    process (a cascade's stages), where a spinning pool steals the cores the
+    next session needs.
+    """
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     if threads:
         options.intra_op_num_threads = threads
+    if not spin_wait:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     # One request at a time: the graph is a chain, so inter-op threads would only compete for cores.
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -55,6 +63,8 @@ class OnnxPredictor(Predictor):
             once, with no staging through onnxruntime's per-run feeds. An
             FP16 export keeps int32 inputs and fp32 outputs, so it is fed
             and read like the others.
+        spin_wait: keep the intra-op threads spinning after a call (onnxruntime's
+            default); False for sessions that take turns (`session_options`).
         max_tokens: the longest input the model takes (export.json's), checked
             against `max_length`.
 
@@ -75,6 +85,7 @@ class OnnxPredictor(Predictor):
         max_tokens=None,
         device="cpu",
         io_binding=None,
+        spin_wait=True,
     ):
         import onnxruntime as ort
 
@@ -84,7 +95,10 @@ class OnnxPredictor(Predictor):
         providers = list(providers or providers_for(device))
         with unreadable_model(path, "an ONNX model"):
             self.session = ort.InferenceSession(
-                path, session_options(threads), providers=providers, disabled_optimizers=disabled_optimizers(providers)
+                path,
+                session_options(threads, spin_wait),
+                providers=providers,
+                disabled_optimizers=disabled_optimizers(providers),
             )
         # The file's names (Hugging Face's, or the inner ones in older exports) -> the inner names.
         self._file_inputs = {to_inner(x.name): x.name for x in self.session.get_inputs()}
