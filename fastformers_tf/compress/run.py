@@ -385,10 +385,10 @@ class Job:
             return [], {}
         backend, precision = cfg.cascade_backend.split("/")
 
-        def probs(model, backend, precision):
+        def probs(model, backend, precision):  # batch 1: a row's outputs whichever rows reach a stage with it
             data, _ = self.split_data(model, split)
             with self.open_candidate(Candidate(model, backend, precision, 1, cores)) as predictor:
-                return data.predict_probs(predictor, cfg.throughput_batch, progress=False), data
+                return data.predict_probs(predictor, 1, progress=False), data
 
         reference_probs, data = probs("teacher", "keras", "fp32")
 
