@@ -321,7 +321,8 @@ def test_the_opt_in_qat_stage_distills_the_pruned_model_quantization_aware_and_t
     report = report_of(work)
     qat_names = [r["name"] for r in report["benchmark"]["records"] if r["model"] == "qat"]
     assert len(qat_names) == 2 and all("onnx/int8" in name for name in qat_names)  # INT8 only, 1 and 2 workers
-    assert report["table"][-1]["step"] == "+ quantization-aware training (static INT8)"
+    steps = [row["step"] for row in report["table"]]
+    assert "+ quantization-aware training (static INT8)" in steps  # a "+ cascade" row may follow it
 
 
 def test_a_stage_killed_halfway_is_redone_and_the_report_is_the_same(job):

@@ -126,7 +126,7 @@ def test_finetune_refuses_bad_recipes_before_writing(tmp_path, override, pattern
     [
         (["--keep_layers=1,x"], r"flag --keep_layers=1,x: \['x'\] are not layer indices", 2),
         (["--params_override=distill.temperature=0"], r"distill\.temperature=0\.0 .*: it must be > 0", 1),
-        (["--transfer=augment:zero"], r"distill\.transfer=\['augment:zero'\] .*split:NAME, file:PATH or augment:N", 1),
+        (["--transfer=augment:zero"], r"distill\.transfer=\[.augment:zero.\] .*split:NAME, file:PATH, augment:N", 1),
         ([], r"distill\.teacher is empty: pass --teacher=DIR", 1),
         (["--teacher=TEACHER", "--keep_layers=0,7"], r"distill\.keep_layers=\[0, 7\]: indices \[7\] out of range", 1),
         (
