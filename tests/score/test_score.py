@@ -189,7 +189,7 @@ def test_format_of_a_file():
 
 
 def test_the_handler_refuses_what_it_cannot_serve(tiny_export, tmp_path):
-    with pytest.raises(ArgumentError, match="Beam scoring serves ONNX or TFLite exports, not a keras model"):
+    with pytest.raises(ArgumentError, match="exports and cascades, not a keras model"):
         ExportModelHandler(str(tmp_path))
     with pytest.raises(FileNotFoundError, match="no such exported file"):
         ExportModelHandler(str(tmp_path / "missing.onnx"))
