@@ -140,7 +140,7 @@ def measure(predictor, candidate, data, timed_rows, throughput_batch, max_length
     """
     pad_to = max_length if candidate.padding == "max" else None
     if candidate.stages:  # a cascade: each query through the stages it needs, in file order
-        seconds, _, _ = cascade_pass(predictor, data, 1, rows=timed_rows)
+        seconds, logits, stage = cascade_pass(predictor, data, 1, rows=timed_rows)
     else:  # queries in file order, as they would arrive
         singles = padded_batches(
             data.features, predictor.input_names, data.pad_id, 1, pad_to, rows=timed_rows, by_length=False
@@ -151,7 +151,8 @@ def measure(predictor, candidate, data, timed_rows, throughput_batch, max_length
         # A cascade's metrics come from batch-1 outputs, as its threshold was set: dynamic INT8 gives a row other
         # outputs in another batch, and the rows that reach the teacher make other batches than the whole split.
         result["throughput_s"], _, _ = cascade_pass(predictor, data, throughput_batch)
-        _, logits, stage = cascade_pass(predictor, data, 1)
+        if len(timed_rows) < len(data[0]):  # the timed queries were a part of the split
+            _, logits, stage = cascade_pass(predictor, data, 1)
         result["metrics"] = task_metrics(data[0], logits)
         stage = np.array([stage[i] for i in range(len(data[0]))])
         # The share of the split's texts that reached each stage (stage 0: all of them).
