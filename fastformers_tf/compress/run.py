@@ -350,10 +350,15 @@ class Job:
             from fastformers_tf.runtime.cascade import CascadePredictor
 
             stages = []
-            for model in c.stages:
-                stage = Candidate(model, c.backend, c.precision, 1, threads or c.threads)
-                stages.append(self.open_candidate(stage, spin_wait=False))  # the stages take turns
-            return CascadePredictor(stages, c.thresholds, self.cfg.cascade_confidence)
+            try:
+                for model in c.stages:
+                    stage = Candidate(model, c.backend, c.precision, 1, threads or c.threads)
+                    stages.append(self.open_candidate(stage, spin_wait=False))  # the stages take turns
+                return CascadePredictor(stages, c.thresholds, self.cfg.cascade_confidence)
+            except BaseException:  # a stage that does not open closes those opened before it
+                for opened in stages:
+                    opened.close()
+                raise
         export = self.records["export"]["exports"][c.model]
         max_length = self.max_length(c.model)
         if c.backend == "keras":  # TensorFlow keeps the thread count it started with (all cores)
