@@ -406,6 +406,26 @@ def recipe_beside(model):
     return load_recipe(config_file=path) if os.path.isfile(path) else None
 
 
+def shared_holdout(models, split):
+    """The hold-out spec the training recipes saved beside `models` carve, or None where they carve none.
+
+    Several models scored on `split="holdout"` must be scored on one hold-out:
+    each must carry its recipe, and all must carve the same one.
+    """
+    specs = set()
+    for model in models:
+        recipe = recipe_beside(model)
+        specs.add(None if recipe is None else recipe.holdout_spec())
+    if split == "holdout" and (len(specs) > 1 or None in specs):
+        raise RecipeError(
+            "split=holdout: every model must carry the recipe it was trained with (recipe.yaml), all with one "
+            f"hold-out; {', '.join(models)} carry {len(specs - {None})} hold-out(s)"
+            + (" and some none" if None in specs else "")
+            + "."
+        )
+    return specs.pop() if len(specs) == 1 else None
+
+
 def presets(configs_dir=CONFIGS_DIR):
     """The names of the preset recipes in `configs/presets/` (e.g. "quick")."""
     folder = os.path.join(configs_dir, "presets")

@@ -69,3 +69,24 @@ def test_every_task_recipe_and_preset_loads_and_passes_the_job_checks(task, pres
     else:
         assert eval_split in get_task(task).files
     assert check(recipe) == [s for s in STAGES if s not in OPT_IN_STAGES]  # qat is opt-in
+
+
+def test_models_scored_on_the_holdout_must_carve_one_holdout(tmp_path):
+    from fastformers_tf.recipe import RecipeError, shared_holdout
+
+    def model(name, *overrides):
+        folder = tmp_path / name
+        folder.mkdir()
+        save_recipe(load_recipe("rte", params_override=list(overrides)), str(folder / "recipe.yaml"))
+        return str(folder)
+
+    a, b = model("a", "holdout.seed=1"), model("b", "holdout.seed=1")
+    other, bare = model("other", "holdout.seed=2"), str(tmp_path)  # tmp_path holds no recipe.yaml
+    spec = shared_holdout([a, b], "holdout")
+    assert spec == load_recipe("rte", params_override=["holdout.seed=1"]).holdout_spec()
+    assert shared_holdout([a], "val") == spec and shared_holdout([bare], "val") is None
+    with pytest.raises(RecipeError, match="one hold-out; .* carry 2 hold-out"):
+        shared_holdout([a, other], "holdout")
+    with pytest.raises(RecipeError, match="carry the recipe .* and some none"):
+        shared_holdout([a, bare], "holdout")
+    assert shared_holdout([a, other], "val") is None  # other splits are read whole: the hold-outs do not matter

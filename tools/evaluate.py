@@ -61,16 +61,12 @@ def main(argv):
     from fastformers_tf.artifacts import write_text
     from fastformers_tf.data import get_task
     from fastformers_tf.data.task_data import TaskData
-    from fastformers_tf.recipe import default_data_dir, recipe_beside
+    from fastformers_tf.recipe import default_data_dir, shared_holdout
     from fastformers_tf.runtime.load import load_predictor
 
     task = get_task(FLAGS.task)
     # The hold-out (and train without it) is cut as the models' own training recipes cut it.
-    recipes = [recipe_beside(model) for model in FLAGS.model]
-    holdouts = {None if r is None else r.holdout_spec() for r in recipes}
-    if FLAGS.split == "holdout" and len(holdouts) > 1:
-        raise app.UsageError("--split=holdout: the ensemble's members were trained with different hold-outs.")
-    holdout = holdouts.pop()
+    holdout = shared_holdout(FLAGS.model, FLAGS.split)
     member_probs = []
     for model in FLAGS.model:
         max_length = FLAGS.max_length or training_max_length(model)

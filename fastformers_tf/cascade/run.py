@@ -27,21 +27,6 @@ def stage_spec(spec):
     return folder, backend, serve.get("precision", "fp32")
 
 
-def _holdout(folders, split):
-    """The hold-out spec the stages' training recipes carve (they must agree when the split is the hold-out)."""
-    from fastformers_tf.recipe import recipe_beside
-
-    specs = set()
-    for folder in folders:
-        recipe = recipe_beside(folder)
-        specs.add(None if recipe is None else recipe.holdout_spec())
-    if split == "holdout" and (len(specs) > 1 or None in specs):
-        raise ArgumentError(
-            "split=holdout: every stage must carry the recipe it was trained with (recipe.yaml), all with one hold-out."
-        )
-    return specs.pop() if len(specs) == 1 else None
-
-
 def calibrate(
     stages,
     task,
@@ -73,14 +58,14 @@ def calibrate(
     from fastformers_tf.data import get_task
     from fastformers_tf.data.task_data import TaskData
     from fastformers_tf.export.cascade import write_cascade
-    from fastformers_tf.recipe import default_data_dir
+    from fastformers_tf.recipe import default_data_dir, shared_holdout
     from fastformers_tf.runtime.load import load_predictor
 
     stages = [stage_spec(s) if isinstance(s, str) else tuple(s) for s in stages]
     if len(stages) < 2:
         raise ArgumentError(f"A cascade needs two or more stages; got {len(stages)}.")
     task = get_task(task) if isinstance(task, str) else task
-    holdout = _holdout([folder for folder, _, _ in stages], split)
+    holdout = shared_holdout([folder for folder, _, _ in stages], split)
     data_dir = data_dir or default_data_dir()
     predictors, probs, datas = [], [], []
     try:

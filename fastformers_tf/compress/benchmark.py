@@ -53,7 +53,7 @@ def candidates(models, backends, instances, cores):
         instances: worker counts; 0 means one per core.
         cores: cores the benchmark uses; each of N instances gets cores // N threads.
     """
-    counts = sorted({n or cores for n in instances if (n or cores) <= cores})
+    counts = instance_counts(instances, cores)
     result = [Candidate(models[0], "keras", "fp32", 1, cores, "max")]
     for model in models:
         for spec in backends:
@@ -63,12 +63,27 @@ def candidates(models, backends, instances, cores):
     return result
 
 
-def cascade(student, teacher, thresholds, backend, cores):
-    """The candidate of `student` then `teacher`, both as `backend` ("onnx/int8"), one instance on `cores`."""
+def instance_counts(instances, cores):
+    """The worker counts timed: `instances` with 0 meaning one per core, those above `cores` left out."""
+    return sorted({n or cores for n in instances if (n or cores) <= cores})
+
+
+def cascades(student, teacher, thresholds, backend, instances, cores):
+    """The candidates of `student` then `teacher`, both as `backend` ("onnx/int8"), one per worker count of
+    `instances` (each worker runs both stages on `cores // n` threads)."""
     name, precision = backend.split("/")
-    return Candidate(
-        f"{student}>{teacher}", name, precision, 1, cores, stages=(student, teacher), thresholds=thresholds
-    )
+    return [
+        Candidate(
+            f"{student}>{teacher}",
+            name,
+            precision,
+            n,
+            max(1, cores // n),
+            stages=(student, teacher),
+            thresholds=thresholds,
+        )
+        for n in instance_counts(instances, cores)
+    ]
 
 
 def cascade_pass(predictor, datas, per_call, rows=None):
@@ -83,16 +98,12 @@ def cascade_pass(predictor, datas, per_call, rows=None):
         rows = np.argsort(datas[0].features.lengths, kind="stable")  # similar lengths together, as batches are
     calls = [np.asarray(rows[i : i + per_call]) for i in range(0, len(rows), per_call)]
     features = [[d.features.subset(call) for d in datas] for call in calls]
-    predictor.answer_features(features[0])  # untimed, as the other candidates' first query
+    predictor.answer_many(features[: getattr(predictor, "instances", 1)])  # untimed: one per worker, as run_batches
+    seconds, answers = timed(lambda: predictor.answer_many(features))
     logits, stages = {}, {}
-
-    def run():
-        for call, feats in zip(calls, features, strict=True):
-            out, stage = predictor.answer_features(feats)
-            logits.update(zip(call.tolist(), out, strict=True))
-            stages.update(zip(call.tolist(), stage.tolist(), strict=True))
-
-    seconds, _ = timed(run)
+    for call, (out, stage) in zip(calls, answers, strict=True):
+        logits.update(zip(call.tolist(), out, strict=True))
+        stages.update(zip(call.tolist(), stage.tolist(), strict=True))
     return seconds, logits, stages
 
 

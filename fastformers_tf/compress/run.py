@@ -349,10 +349,23 @@ class Job:
             from fastformers_tf.compress.benchmark import Candidate
             from fastformers_tf.runtime.cascade import CascadePredictor
 
+            instances, threads = instances or c.instances, threads or c.threads
+            if instances > 1:  # workers, each with every stage (exported) on its threads
+                from fastformers_tf.runtime.cascade import CascadeWorkers
+
+                exports = self.records["export"]["exports"]
+                return CascadeWorkers(
+                    [(exports[m]["dir"], c.backend, c.precision) for m in c.stages],
+                    c.thresholds,
+                    self.cfg.cascade_confidence,
+                    instances=instances,
+                    threads=threads,
+                    max_length=min(self.max_length(m) for m in c.stages),
+                )
             stages = []
             try:
                 for model in c.stages:
-                    stage = Candidate(model, c.backend, c.precision, 1, threads or c.threads)
+                    stage = Candidate(model, c.backend, c.precision, 1, threads)
                     stages.append(self.open_candidate(stage, spin_wait=False))  # the stages take turns
                 return CascadePredictor(stages, c.thresholds, self.cfg.cascade_confidence)
             except BaseException:  # a stage that does not open closes those opened before it
@@ -382,7 +395,7 @@ class Job:
         student for which none does gets no cascade.
         """
         from fastformers_tf.cascade.thresholds import pick, sweep
-        from fastformers_tf.compress.benchmark import Candidate, cascade
+        from fastformers_tf.compress.benchmark import Candidate, cascades
 
         cfg = self.cfg
         students = [m for m in models if m != "teacher"]
@@ -412,17 +425,18 @@ class Job:
             if k is None:
                 self.log(f"[benchmark] no cascade of {student} and the teacher stays within budget on {split}")
                 continue
-            c = cascade(student, "teacher", tuple(float(t) for t in result.thresholds[k]), cfg.cascade_backend, cores)
+            thresholds = tuple(float(t) for t in result.thresholds[k])
             picked = result.record(k)
-            candidates.append(c)
-            calibration[c.name] = {
-                "split": split,
-                "confidence": cfg.cascade_confidence,
-                "thresholds": picked["thresholds"],
-                "metric": picked["metric"],
-                "teacher_metric": round(reference, 4),
-                "share_to_teacher": picked["shares"][1],
-            }
+            for c in cascades(student, "teacher", thresholds, cfg.cascade_backend, cfg.instances, cores):
+                candidates.append(c)
+                calibration[c.name] = {
+                    "split": split,
+                    "confidence": cfg.cascade_confidence,
+                    "thresholds": picked["thresholds"],
+                    "metric": picked["metric"],
+                    "teacher_metric": round(reference, 4),
+                    "share_to_teacher": picked["shares"][1],
+                }
         return candidates, calibration
 
     def _benchmark(self, folder):

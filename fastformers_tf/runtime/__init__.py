@@ -11,6 +11,7 @@ __getattr__, __dir__ = lazy_exports(
     __name__,
     {
         "CascadePredictor": "fastformers_tf.runtime.cascade",
+        "CascadeWorkers": "fastformers_tf.runtime.cascade",
         "KerasPredictor": "fastformers_tf.runtime.keras_predictor",
         "MultiInstancePredictor": "fastformers_tf.runtime.multi_instance",
         "OnnxPredictor": "fastformers_tf.runtime.onnx_predictor",
@@ -25,6 +26,7 @@ __getattr__, __dir__ = lazy_exports(
 
 __all__ = [
     "CascadePredictor",
+    "CascadeWorkers",
     "KerasPredictor",
     "MultiInstancePredictor",
     "OnnxPredictor",

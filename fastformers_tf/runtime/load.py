@@ -160,7 +160,8 @@ def load_predictor(
             exported file or an export directory (its tokenizer and label
             names are read from the directory); or a cascade folder
             (`fastformers_tf.export.cascade`), opened as a `CascadePredictor`
-            whose stages each get the arguments below.
+            whose stages each get the arguments below (with `instances` above
+            1, a `CascadeWorkers`: each worker runs every stage).
         backend: "keras", "onnx", "tflite" or "auto" (from the file suffix, or
             an export directory's `export.json`; otherwise keras).
         precision: which file of an export directory: "fp32", "int8" or "fp16";

@@ -64,6 +64,34 @@ def test_a_cascade_folder_opens_as_the_cascade_of_its_stages(cascade, tiny_expor
         load_predictor(folder, backend="onnx")
 
 
+def test_a_cascade_folder_on_workers_answers_as_the_cascade_in_one_process(cascade, tiny_export):
+    """Each of 2 workers runs both stages; the calls are shared among them, and each comes back in its place."""
+    from fastformers_tf.runtime.cascade import CascadeWorkers
+
+    folder, threshold = cascade
+    texts = [t * (1 + i % 3) for i, t in enumerate(TEXTS * 2)]  # mixed lengths
+    expected, unsure = expected_logits(tiny_export, threshold, texts)
+    with load_predictor(folder, instances=2, threads=1) as workers:
+        assert isinstance(workers, CascadeWorkers) and workers.instances == 2 and workers.threads == 1
+        logits, stage = workers.answer(texts)
+        np.testing.assert_allclose(logits, expected, atol=1e-5)
+        assert stage.tolist() == unsure.astype(int).tolist() and workers.answered == [
+            int((~unsure).sum()),
+            int(unsure.sum()),
+        ]
+        # One call per text, as the benchmark times batch 1: the same answers, in the order of the calls.
+        per_stage = [t.tokenize(texts) for t in workers.tokenizers]
+        calls = [[f.subset(np.array([i])) for f in per_stage] for i in range(len(texts))]
+        answers = workers.answer_many(calls)
+        np.testing.assert_allclose(np.concatenate([a[0] for a in answers]), expected, atol=1e-5)
+        assert [int(a[1][0]) for a in answers] == unsure.astype(int).tolist()
+        assert workers.predict(texts[:1]) == load_predictor(folder, threads=1).predict(texts[:1])
+        with pytest.raises(TypeError, match="tokenize texts their own way"):
+            workers.logits_of(per_stage[0])
+    with pytest.raises(ArgumentError, match="on a GPU runs as one instance"):
+        load_predictor(folder, instances=2, device="gpu")
+
+
 def tokenizer_files(folder, stage):
     return [
         n
