@@ -98,4 +98,6 @@ WHOLE_SPLITS = [
     "distill.eval_split=val",
     "compress.report_split=val",
     "compress.selection_split=val",
+    # Train alone as the transfer set: configs/rte.yaml adds teacher-labelled copies, which tests ask for by name.
+    "distill.transfer=[]",
 ]
