@@ -125,14 +125,7 @@ def task_metrics(data, logits_by_row):
 
 
 def throughput_pass(predictor, candidate, data, max_length, throughput_batch, workers=1):
-    """`(seconds, metrics)` of the whole split at `throughput_batch` texts per call, padded as `candidate` pads.
-
-    For a cascade `data` is the list of its stages' `TaskData`.
-    """
-    if candidate.stages:  # metrics from batch-1 outputs (see `measure`); the time is of `throughput_batch` calls
-        seconds, _, _ = cascade_pass(predictor, data, throughput_batch)
-        _, logits, _ = cascade_pass(predictor, data, 1)
-        return seconds, task_metrics(data[0], logits)
+    """`(seconds, metrics)` of the whole split at `throughput_batch` texts per call, padded as `candidate` pads."""
     pad_to = max_length if candidate.padding == "max" else None
     many = padded_batches(
         data.features, predictor.input_names, data.pad_id, throughput_batch, pad_to, by_length=not pad_to
@@ -193,7 +186,10 @@ def metrics_on(cands, open_predictor, data_of, throughput_batch):
         if c.outputs_key not in by_outputs:
             data, max_length = data_for(c, data_of)
             with open_predictor(c) as predictor:
-                by_outputs[c.outputs_key] = throughput_pass(predictor, c, data, max_length, throughput_batch)[1]
+                if c.stages:  # from batch-1 outputs, as its threshold was set (see `measure`)
+                    by_outputs[c.outputs_key] = task_metrics(data[0], cascade_pass(predictor, data, 1)[1])
+                else:
+                    by_outputs[c.outputs_key] = throughput_pass(predictor, c, data, max_length, throughput_batch)[1]
     return {c: by_outputs[c.outputs_key] for c in cands}
 
 
