@@ -179,7 +179,8 @@ class CompressConfig:
     `cascade_backend`, also make a cascade candidate: the student answers and
     the teacher takes the texts whose `cascade_confidence` is below a
     threshold set on `selection_split` (the fewest texts for the teacher
-    within the budget), timed like every other candidate.
+    within the budget; with `cascade_rule` "stable", also within it at every
+    higher threshold), timed like every other candidate.
     """
 
     teacher: str = ""  # a fine-tuned task model folder; "": fine-tune `model` here
@@ -199,6 +200,7 @@ class CompressConfig:
     cascades: bool = True
     cascade_backend: str = "onnx/int8"  # both stages of a cascade candidate (the export stage always writes ONNX)
     cascade_confidence: str = "max_prob"  # or "margin"
+    cascade_rule: str = "stable"  # or "cheapest": see `fastformers_tf.cascade.thresholds.within_budget`
     price_per_hour: float = 0.085  # US$; AWS c6i.large on-demand, Linux, us-east-1
     instance_cores: int = 2  # the priced instance's vCPUs (c6i.large: 2)
     instance_name: str = "AWS c6i.large (2 vCPUs), on-demand Linux, us-east-1"
@@ -351,6 +353,7 @@ _RANGES = {
         "an ONNX or TFLite backend/precision such as onnx/int8",
     ),
     "compress.cascade_confidence": (lambda v: v in ("max_prob", "margin"), "max_prob or margin"),
+    "compress.cascade_rule": (lambda v: v in ("stable", "cheapest"), "stable or cheapest"),
     "compress.price_per_hour": (lambda v: v > 0, "> 0 (US$)"),
     "compress.instance_cores": (lambda v: v >= 1, ">= 1"),
 }

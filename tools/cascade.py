@@ -10,7 +10,8 @@ FOLDER:BACKEND/PRECISION) is scored once on --split (default: the hold-out the
 stages' recipes carve from train, never the split results are reported on)
 and timed at batch 1. Every threshold setting of a grid is scored from those
 probabilities; the cheapest expected cost per query whose metric is within
---max_accuracy_drop points of the last stage alone is written to --output,
+--max_accuracy_drop points of the last stage alone (and, with --rule=stable,
+the default, stays within it when any threshold is raised) is written to --output,
 with calibration.png (metric and share of queries per stage against the
 threshold) and the numbers in export.json. The folder is served as it is by
 tools/predict.py, evaluate.py, serve.py and score.py.
@@ -29,6 +30,12 @@ flags.DEFINE_string("split", "holdout", "The labeled split to set the thresholds
 flags.DEFINE_string("data_dir", None, "Data directory (default ../shared/data).")
 flags.DEFINE_float("max_accuracy_drop", 1.0, "Points the cascade may lose against the last stage.", lower_bound=0)
 flags.DEFINE_enum("confidence", "max_prob", ["max_prob", "margin"], "How sure a stage is of a text.")
+flags.DEFINE_enum(
+    "rule",
+    "stable",
+    ["stable", "cheapest"],
+    "stable: the cheapest setting that stays within budget when any threshold is raised; cheapest: any within budget.",
+)
 flags.DEFINE_string("output", None, "The cascade folder to write (default: print the calibration only).")
 flags.DEFINE_integer("threads", None, "Threads per stage's session.", lower_bound=1)
 flags.DEFINE_integer("timed_examples", 100, "Texts each stage is timed on at batch 1.", lower_bound=1)
@@ -66,6 +73,7 @@ def main(argv):
         threads=FLAGS.threads,
         timed_examples=FLAGS.timed_examples,
         costs_ms=costs_ms(),
+        rule=FLAGS.rule,
     )
     for stage in record["stages"]:
         print(

@@ -13,6 +13,7 @@ _EXPORTS = {
     "stage_spec": "fastformers_tf.cascade.run",
     "summary_line": "fastformers_tf.cascade.run",
     "sweep": "fastformers_tf.cascade.thresholds",
+    "within_budget": "fastformers_tf.cascade.thresholds",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 

@@ -39,6 +39,7 @@ def calibrate(
     batch_size=64,
     timed_examples=TIMED_EXAMPLES,
     costs_ms=None,
+    rule="stable",
 ):
     """Calibrates a cascade of `stages` on `task`'s `split`; returns the record (and writes `output` when given).
 
@@ -53,6 +54,8 @@ def calibrate(
         threads, batch_size: of each stage's predictor.
         timed_examples: texts each stage is timed on at batch 1 (in turns, 3 rounds, median).
         costs_ms: each stage's ms/query instead of timing them.
+        rule: "stable" (the cheapest setting that stays within budget when any threshold is raised from it) or
+            "cheapest" (see `thresholds.within_budget`).
     """
     from fastformers_tf.bench.timing import in_turns, timed
     from fastformers_tf.data import get_task
@@ -99,7 +102,7 @@ def calibrate(
 
     result = sweep(probs, score, costs_ms, confidence)
     alone = [score(p) for p in probs]
-    k = pick(result, alone[-1], max_drop)
+    k = pick(result, alone[-1], max_drop, rule)
     picked = result.record(k)
     record = {
         "task": task.name,
@@ -107,6 +110,7 @@ def calibrate(
         "examples": len(examples),
         "confidence": confidence,
         "max_drop": max_drop,
+        "rule": rule,
         "stages": [
             {"folder": os.path.abspath(f), "backend": b, "precision": p, "metric": round(m, 4), "ms_per_query": c}
             for (f, b, p), m, c in zip(stages, alone, costs_ms, strict=True)
@@ -135,7 +139,8 @@ def summary_line(record):
     return (
         f"thresholds {picked['thresholds']} ({record['confidence']}): {picked['metric']:.2f} on "
         f"{record['task']}/{record['split']} vs {last['metric']:.2f} for the last stage alone "
-        f"(budget -{record['max_drop']}); queries reaching the later stages {shares}; "
+        f"(budget -{record['max_drop']}, {record.get('rule', 'cheapest')} rule); "
+        f"queries reaching the later stages {shares}; "
         f"{picked['cost_ms']:.2f} ms/query expected at batch 1, {record['speedup_over_last']}x the last stage's "
         f"{last['ms_per_query']:.2f}"
     )

@@ -391,8 +391,9 @@ class Job:
 
         A cascade's threshold is the one that sends the fewest `split` texts to
         the teacher while its metric there stays within `max_accuracy_drop`
-        points of the teacher's (Keras fp32, the budget's reference); a
-        student for which none does gets no cascade.
+        points of the teacher's (Keras fp32, the budget's reference) and, with
+        `cascade_rule` "stable", at every higher threshold too; a student for
+        which none does gets no cascade.
         """
         from fastformers_tf.cascade.thresholds import pick, sweep
         from fastformers_tf.compress.benchmark import Candidate, cascades
@@ -421,7 +422,7 @@ class Job:
             result = sweep(
                 [probs(student, backend, precision)[0], teacher_probs], score, [0.0, 1.0], cfg.cascade_confidence
             )
-            k = pick(result, reference, cfg.max_accuracy_drop)
+            k = pick(result, reference, cfg.max_accuracy_drop, cfg.cascade_rule)
             if k is None:
                 self.log(f"[benchmark] no cascade of {student} and the teacher stays within budget on {split}")
                 continue
@@ -432,6 +433,7 @@ class Job:
                 calibration[c.name] = {
                     "split": split,
                     "confidence": cfg.cascade_confidence,
+                    "rule": cfg.cascade_rule,
                     "thresholds": picked["thresholds"],
                     "metric": picked["metric"],
                     "teacher_metric": round(reference, 4),

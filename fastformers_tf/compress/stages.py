@@ -119,6 +119,7 @@ TABLE = {
                 "compress.cascades",
                 "compress.cascade_backend",
                 "compress.cascade_confidence",
+                "compress.cascade_rule",
             ),
             "times every candidate on the report split, side by side in one process; each student x the teacher "
             "as a cascade too, its threshold set on the selection split",

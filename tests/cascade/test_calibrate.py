@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from fastformers_tf.cascade import answers, calibrate, pick, sweep
+from fastformers_tf.cascade import Sweep, answers, calibrate, pick, sweep, within_budget
 from fastformers_tf.data import get_task
 from fastformers_tf.data.batching import softmax
 from fastformers_tf.runtime import load_predictor
@@ -57,6 +57,32 @@ def test_the_sweep_scores_every_setting_and_the_pick_is_the_cheapest_within_budg
     assert result.metric[k] == 100.0 and result.shares[k, 1] == 0.5 and result.cost_ms[k] == pytest.approx(6.0)
     loose = pick(result, reference=100.0, max_drop=30.0)  # two wrong rows (25 points) may stay at the fast stage
     assert result.metric[loose] == 75.0 and result.cost_ms[loose] == pytest.approx(1.0 + 10.0 * 2 / 8)
+
+
+def test_the_stable_rule_skips_a_cheap_setting_that_a_higher_threshold_falls_out_of_budget_from():
+    # Budget: 99 points. The metric zigzags as the threshold rises: 99.2 at 0.5 is a peak that 0.6 falls from.
+    result = Sweep(
+        thresholds=np.array([[0.0], [0.5], [0.6], [0.7], [0.8], [1.01]]),
+        metric=np.array([90.0, 99.2, 98.8, 99.0, 99.6, 100.0]),
+        shares=np.array([[1, s] for s in (0.0, 0.2, 0.3, 0.4, 0.5, 1.0)], np.float64),
+        cost_ms=np.array([1.0, 3.0, 4.0, 5.0, 6.0, 11.0]),
+    )
+    assert within_budget(result, 100.0, 1.0, "cheapest").tolist() == [False, True, False, True, True, True]
+    assert within_budget(result, 100.0, 1.0).tolist() == [False, False, False, True, True, True]
+    assert pick(result, 100.0, 1.0, "cheapest") == 1 and pick(result, 100.0, 1.0) == 3
+    # The last stage alone out of budget (the budget's reference is another model): no setting is stable.
+    result.metric[-1] = 98.9
+    assert pick(result, 100.0, 1.0) is None and pick(result, 100.0, 1.0, "cheapest") == 1
+    # Two thresholds: a setting is stable only if every setting at least as high in both is within budget.
+    two = Sweep(
+        thresholds=np.array([[0.5, 0.5], [0.5, 0.9], [0.9, 0.5], [0.9, 0.9]]),
+        metric=np.array([99.5, 98.0, 99.5, 99.5]),
+        shares=np.ones((4, 3)),
+        cost_ms=np.array([1.0, 2.0, 3.0, 4.0]),
+    )
+    assert within_budget(two, 100.0, 1.0).tolist() == [False, False, True, True]
+    with pytest.raises(ValueError, match="Unknown rule 'lucky'"):
+        pick(two, 100.0, 1.0, "lucky")
 
 
 def write_cb(data_dir, texts):
