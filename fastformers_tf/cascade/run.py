@@ -139,7 +139,7 @@ def summary_line(record):
     return (
         f"thresholds {picked['thresholds']} ({record['confidence']}): {picked['metric']:.2f} on "
         f"{record['task']}/{record['split']} vs {last['metric']:.2f} for the last stage alone "
-        f"(budget -{record['max_drop']}, {record.get('rule', 'cheapest')} rule); "
+        f"(budget -{record['max_drop']}, {record['rule']} rule); "
         f"queries reaching the later stages {shares}; "
         f"{picked['cost_ms']:.2f} ms/query expected at batch 1, {record['speedup_over_last']}x the last stage's "
         f"{last['ms_per_query']:.2f}"
