@@ -15,6 +15,7 @@ import typing
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from fastformers_tf.cascade.names import CONFIDENCES, RULES
 from fastformers_tf.compress.stages import OPT_IN_STAGES, STAGES  # the stage table
 from fastformers_tf.errors import UserError
 
@@ -174,7 +175,10 @@ class CompressConfig:
     its INT8 files come from that), `export` (fused fp32, INT8, FP16 ONNX
     and TFLite of each model), `benchmark` (every candidate timed side by side
     on `report_split`, the paper's Table 3) and `select` (the fastest candidate
-    within `max_accuracy_drop` points of the teacher on `selection_split`).
+    within `max_accuracy_drop` points of the teacher on `selection_split`;
+    with `retime_rounds`, the baseline, the two fastest within budget and the
+    fastest single model within budget are timed again in that many
+    alternating rounds, and the pick and its speed-ups come from those).
     With `cascades`, each student and the teacher, both served as
     `cascade_backend`, also make a cascade candidate: the student answers and
     the teacher takes the texts whose `cascade_confidence` is below a
@@ -184,6 +188,9 @@ class CompressConfig:
     """
 
     teacher: str = ""  # a fine-tuned task model folder; "": fine-tune `model` here
+    # Students distilled elsewhere (tools/distill.py), name -> model folder: exported, timed and made into
+    # cascades with the teacher beside the job's own models.
+    students: dict[str, str] = dataclasses.field(default_factory=dict)
     prune_target_params: float = 0.5  # the prune stage's target when the `prune` section sets none
     stages: list = dataclasses.field(default_factory=lambda: [s for s in STAGES if s not in OPT_IN_STAGES])
     qat_epochs: int = 1  # the qat stage: quantization-aware distillation epochs of the last model
@@ -196,11 +203,12 @@ class CompressConfig:
     threads: int = 0  # cores the benchmark uses; 0: all physical cores
     bench_examples: int = 0  # 0: the whole split; else its first N
     bench_rounds: int = 1  # each candidate's split time is the median over this many turns
+    retime_rounds: int = 5  # then the baseline and the leaders within budget again, alternating; 0: not
     throughput_batch: int = 32
     cascades: bool = True
     cascade_backend: str = "onnx/int8"  # both stages of a cascade candidate (the export stage always writes ONNX)
-    cascade_confidence: str = "max_prob"  # or "margin"
-    cascade_rule: str = "stable"  # or "cheapest": see `fastformers_tf.cascade.thresholds.within_budget`
+    cascade_confidence: str = CONFIDENCES[0]  # see `fastformers_tf.cascade.names`
+    cascade_rule: str = RULES[0]  # see `fastformers_tf.cascade.thresholds.within_budget`
     price_per_hour: float = 0.085  # US$; AWS c6i.large on-demand, Linux, us-east-1
     instance_cores: int = 2  # the priced instance's vCPUs (c6i.large: 2)
     instance_name: str = "AWS c6i.large (2 vCPUs), on-demand Linux, us-east-1"
@@ -347,13 +355,14 @@ _RANGES = {
     "compress.threads": (lambda v: v >= 0, ">= 0 (0: all physical cores)"),
     "compress.bench_examples": (lambda v: v >= 0, ">= 0 (0: the whole split)"),
     "compress.bench_rounds": (lambda v: v >= 1, ">= 1"),
+    "compress.retime_rounds": (lambda v: v >= 0, ">= 0"),
     "compress.throughput_batch": (lambda v: v >= 1, ">= 1"),
     "compress.cascade_backend": (
         lambda v: v in ("onnx/fp32", "onnx/int8", "tflite/fp32", "tflite/int8"),
         "an ONNX or TFLite backend/precision such as onnx/int8",
     ),
-    "compress.cascade_confidence": (lambda v: v in ("max_prob", "margin"), "max_prob or margin"),
-    "compress.cascade_rule": (lambda v: v in ("stable", "cheapest"), "stable or cheapest"),
+    "compress.cascade_confidence": (lambda v: v in CONFIDENCES, " or ".join(CONFIDENCES)),
+    "compress.cascade_rule": (lambda v: v in RULES, " or ".join(RULES)),
     "compress.price_per_hour": (lambda v: v > 0, "> 0 (US$)"),
     "compress.instance_cores": (lambda v: v >= 1, ">= 1"),
 }

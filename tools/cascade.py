@@ -22,6 +22,7 @@ import json
 from absl import app, flags
 
 from fastformers_tf import cli
+from fastformers_tf.cascade.names import CONFIDENCES, RULES
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("stages", None, "Export folders, fastest first: FOLDER or FOLDER:BACKEND/PRECISION.", required=True)
@@ -29,11 +30,11 @@ flags.DEFINE_string("task", None, "Task name.", required=True)
 flags.DEFINE_string("split", "holdout", "The labeled split to set the thresholds on.")
 flags.DEFINE_string("data_dir", None, "Data directory (default ../shared/data).")
 flags.DEFINE_float("max_accuracy_drop", 1.0, "Points the cascade may lose against the last stage.", lower_bound=0)
-flags.DEFINE_enum("confidence", "max_prob", ["max_prob", "margin"], "How sure a stage is of a text.")
+flags.DEFINE_enum("confidence", CONFIDENCES[0], list(CONFIDENCES), "How sure a stage is of a text.")
 flags.DEFINE_enum(
     "rule",
-    "stable",
-    ["stable", "cheapest"],
+    RULES[0],
+    list(RULES),
     "stable: the cheapest setting that stays within budget when any threshold is raised; cheapest: any within budget.",
 )
 flags.DEFINE_string("output", None, "The cascade folder to write (default: print the calibration only).")

@@ -18,6 +18,7 @@ import itertools
 
 import numpy as np
 
+from fastformers_tf.cascade.names import RULES
 from fastformers_tf.runtime.cascade import CONFIDENCE
 
 GRID_POINTS = 2000  # threshold settings tried at most, spread over the stages
@@ -94,9 +95,6 @@ def sweep(stage_probs, score, costs_ms, confidence="max_prob", max_settings=GRID
         shares[k] = [(stage >= i).mean() for i in range(stages)]  # the share that reached stage i
     cost = shares @ np.asarray(costs_ms, np.float64)
     return Sweep(settings, metric, shares, cost)
-
-
-RULES = ("stable", "cheapest")
 
 
 def within_budget(result, reference, max_drop, rule="stable"):

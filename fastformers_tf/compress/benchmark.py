@@ -211,6 +211,19 @@ def summarize(candidate, turns, examples, timed_count):
     }
 
 
+def _turn(open_predictor, data_of, throughput_batch, examples, with_outputs):
+    """`(candidate, round_) -> measure(...)`: one turn of a candidate, outputs on its first round if `with_outputs`."""
+
+    def turn(c, round_):
+        data, max_length = data_for(c, data_of)
+        count = len(data[0] if c.stages else data)
+        timed_rows = np.arange(min(examples, count) if examples else count)
+        with open_predictor(c) as predictor:
+            return measure(predictor, c, data, timed_rows, throughput_batch, max_length, with_outputs and round_ == 0)
+
+    return turn
+
+
 def run_benchmark(cands, open_predictor, data_of, throughput_batch=32, examples=0, rounds=1, progress=True):
     """Times every candidate in turns; returns one record per candidate, in `cands` order.
 
@@ -222,17 +235,31 @@ def run_benchmark(cands, open_predictor, data_of, throughput_batch=32, examples=
         examples: time batch 1 on the first N examples (0: all); throughput and metrics use all.
         rounds: turns per candidate; the batch-1 time is their median.
     """
-
-    def turn(c, round_):
-        data, max_length = data_for(c, data_of)
-        count = len(data[0] if c.stages else data)
-        timed_rows = np.arange(min(examples, count) if examples else count)
-        with open_predictor(c) as predictor:
-            return measure(predictor, c, data, timed_rows, throughput_batch, max_length, round_ == 0)
-
+    turn = _turn(open_predictor, data_of, throughput_batch, examples, with_outputs=True)
     turns = in_turns(cands, turn, rounds, progress="benchmark" if progress else None)
     records = []
     for c in cands:
         data, _ = data_of(c.stages[0] if c.stages else c.model)
         records.append(summarize(c, turns[c], len(data), min(examples, len(data)) if examples else len(data)))
     return records
+
+
+def time_again(cands, open_predictor, data_of, examples=0, rounds=5, progress=True):
+    """`[{"ms_per_query", "turns_batch1_s"}]`, one per candidate: their batch-1 time alone (no throughput pass,
+    no outputs kept), in `rounds` turns each, alternating, so that each round's ratios compare times taken
+    seconds apart. The arguments are `run_benchmark`'s.
+    """
+    turn = _turn(open_predictor, data_of, 0, examples, with_outputs=False)
+    turns = in_turns(cands, turn, rounds, progress="timing again" if progress else None)
+    again = []
+    for c in cands:
+        data, _ = data_of(c.stages[0] if c.stages else c.model)
+        seconds = [t["batch1_s"] for t in turns[c]]
+        queries = min(examples, len(data)) if examples else len(data)
+        again.append(
+            {
+                "ms_per_query": round(1e3 * float(np.median(seconds)) / queries, 3),
+                "turns_batch1_s": [round(s, 6) for s in seconds],
+            }
+        )
+    return again

@@ -14,6 +14,7 @@ Every stage folder holds `stage.json` (its key, wall-clock and outputs) and
 import contextlib
 import dataclasses
 import json
+import logging
 import os
 import shutil
 
@@ -23,6 +24,7 @@ from fastformers_tf.compress.stages import (
     MODEL_STAGES,
     OPTIONAL_STAGES,
     STAGES,
+    STUDENT_NAME,
     TABLE,
     StageError,
     read_stage,
@@ -33,7 +35,9 @@ from fastformers_tf.compress.stages import (
 from fastformers_tf.data import get_task
 from fastformers_tf.data.holdout import HOLDOUT
 from fastformers_tf.errors import ArgumentError
-from fastformers_tf.recipe import RecipeError, validate
+from fastformers_tf.recipe import RecipeError, recipe_beside, validate
+
+logger = logging.getLogger(__name__)
 
 BENCHMARK_FILE = "benchmark.json"
 
@@ -67,8 +71,41 @@ def check(recipe, stages=None):
                 f"finetune.max_length={recipe.finetune.max_length} (the teacher's) exceeds the {limit} "
                 f"tokens the position table of --teacher={cfg.teacher} covers."
             )
+    for name, folder in cfg.students.items():
+        _check_given_student(recipe, name, folder)
     _check_split_files(recipe, task, stages)
     return [s for s in STAGES if s in stages]
+
+
+def _check_given_student(recipe, name, folder):
+    """A student of `compress.students`: a name that can be a candidate's, a folder whose position table covers
+    `distill.max_length`, and, where its recipe is beside it, the same hold-out."""
+    if not STUDENT_NAME.fullmatch(name) or name in STAGES:
+        raise RecipeError(
+            f"compress.students.{name}: a student's name is lower-case letters, digits, - and _ and not a stage's "
+            f"name ({', '.join(STAGES)})."
+        )
+    if not os.path.isdir(folder):
+        raise ArgumentError(f"compress.students.{name}={folder}: no such directory (a distilled task model folder).")
+    limit = _saved_max_tokens(folder)
+    if limit is not None and recipe.distill.max_length > limit:
+        raise RecipeError(
+            f"distill.max_length={recipe.distill.max_length} (the students') exceeds the {limit} tokens the position "
+            f"table of compress.students.{name}={folder} covers."
+        )
+    trained = recipe_beside(folder)  # tools/distill.py saves its recipe into the student's folder
+    if trained is None:
+        logger.warning(
+            "compress.students.%s=%s has no recipe.yaml: which examples it trained on is not known, so its numbers "
+            "on the hold-out may be optimistic.",
+            name,
+            folder,
+        )
+    elif trained.holdout_spec() != recipe.holdout_spec():
+        raise RecipeError(
+            f"compress.students.{name}={folder} was trained with another hold-out than this recipe's (its "
+            "recipe.yaml): it may have trained on the examples the pick is made on."
+        )
 
 
 def _check_split_files(recipe, task, stages):
@@ -110,8 +147,8 @@ def _saved_max_tokens(folder):
     return EncoderConfig(**{k: v for k, v in config.items() if k in names}).max_tokens
 
 
-def _teacher_fingerprint(path):
-    """The recorded digests of a given teacher's files, so that a changed teacher redoes what follows."""
+def _fingerprint(path):
+    """The recorded digests of a given model's files, so that a changed model redoes what follows."""
     try:
         return artifacts.Manifest(path).files
     except artifacts.ArtifactError:
@@ -165,8 +202,12 @@ class Job:
         return keys
 
     def extra(self, stage):
-        """What beyond the recipe decides `stage`: the digests of a given teacher's files."""
-        return _teacher_fingerprint(self.cfg.teacher) if stage == "teacher" and self.cfg.teacher else None
+        """What beyond the recipe decides `stage`: the digests of a given teacher's or given students' files."""
+        if stage == "teacher" and self.cfg.teacher:
+            return _fingerprint(self.cfg.teacher)
+        if stage == "export" and self.cfg.students:
+            return {name: _fingerprint(folder) for name, folder in self.cfg.students.items()}
+        return None
 
     def changed(self, stage):
         """The recipe keys of `stage` whose values differ from those its folder was made with, as one phrase."""
@@ -290,13 +331,15 @@ class Job:
         return {**cut.record(), "split": spec.split, "seed": spec.seed}
 
     def models(self):
-        """`{stage: model folder}` of the model stages that have run, in pipeline order."""
-        return {name: self.records[name]["model_dir"] for name in MODEL_STAGES if name in self.records}
+        """`{name: model folder}` of the model stages that have run, in pipeline order, then the given students."""
+        models = {name: self.records[name]["model_dir"] for name in MODEL_STAGES if name in self.records}
+        return {**models, **{name: os.path.abspath(folder) for name, folder in self.cfg.students.items()}}
 
     def max_length(self, model):
         return self.recipe.finetune.max_length if model == "teacher" else self.recipe.distill.max_length
 
     def _export(self, folder):
+        from fastformers_tf.distill.run import load_teacher
         from fastformers_tf.export.pipeline import ExportOptions, export_all
         from fastformers_tf.models.pretrained import load_tokenizer
         from fastformers_tf.models.saving import load_model
@@ -306,6 +349,8 @@ class Job:
         exports = {}
         for name, model_dir in self.models().items():
             self.log(f"[export] {name}: {model_dir}")
+            if name in self.cfg.students:  # made elsewhere: a task model of this task's labels
+                load_teacher(model_dir, self.task, f"compress.students.{name}")
             # The QAT model's INT8 files carry its trained ranges; its fp32 ones are its float copy.
             model_options = dataclasses.replace(options, int8_mode="qat", fp16=False) if name == "qat" else options
             info = export_all(
@@ -442,7 +487,7 @@ class Job:
         return candidates, calibration
 
     def _benchmark(self, folder):
-        from fastformers_tf.compress.benchmark import candidates, metrics_on, run_benchmark
+        from fastformers_tf.compress.benchmark import candidates, metrics_on, run_benchmark, time_again
         from fastformers_tf.cpu import cpu_name
         from fastformers_tf.runtime.multi_instance import physical_cores
 
@@ -482,6 +527,19 @@ class Job:
             )
         for c, record in zip(cands, records, strict=True):
             record["selection_metrics"] = selection[c]
+        chosen = reports.to_time_again(records, cfg.max_accuracy_drop) if cfg.retime_rounds else []
+        if len(chosen) > 1:  # one turn each can rank two candidates by a slow spell of the machine: time again
+            self.log(f"[benchmark] timing {len(chosen)} candidates again, {cfg.retime_rounds} rounds")
+            again = time_again(
+                [cands[i] for i in chosen],
+                self.open_candidate,
+                lambda model: self.split_data(model, report_split),
+                cfg.bench_examples,
+                cfg.retime_rounds,
+                progress=self.verbose > 0,
+            )
+            for i, times in zip(chosen, again, strict=True):
+                records[i]["again"] = times
         report_data, _ = self.split_data(next(iter(models)), report_split)
         result = {
             "task": self.task.name,
@@ -493,6 +551,7 @@ class Job:
             "examples": len(report_data),
             "timed_examples": min(cfg.bench_examples or len(report_data), len(report_data)),
             "rounds": cfg.bench_rounds,
+            "retime_rounds": cfg.retime_rounds,
             "throughput_batch": cfg.throughput_batch,
             "models": models,
             "baseline": "the teacher as fastformers_tf's Keras model (tf.function), fp32, every query padded to "
@@ -512,17 +571,9 @@ class Job:
         records, models = bench["records"], list(bench["models"])
         baseline = records[0]  # the teacher padded to the max length: the same outputs as the teacher served as is
         picked, ref, floor = reports.pick(records, baseline, cfg.max_accuracy_drop)
-        metric, value = reports.main_metric(picked["selection_metrics"])
-        within = sum(reports.within_budget(r, floor) for r in records)
-        line = (
-            f"Picked {picked['name']}: {picked['ms_per_query']:.2f} ms/query at batch 1, "
-            f"{baseline['split_s'] / picked['split_s']:.1f}x faster than the baseline; {metric} "
-            f"{100 * value:.2f} on {bench['selection_split']} ({100 * (value - ref):+.2f} points vs the teacher's "
-            f"{100 * ref:.2f}, budget -{cfg.max_accuracy_drop}): the fastest of the {within} candidates within budget "
-            f"(of {len(records) - 1}). Serve it with {picked['instances']} instance(s) of {picked['threads']} "
-            "thread(s) (--instances, --threads)."
-        )
-        final_model = "prune" if "prune" in models else models[-1]
+        metric, _ = reports.main_metric(picked["selection_metrics"])
+        line = reports.pick_line(bench, picked, ref, floor, cfg.max_accuracy_drop)
+        final_model = "prune" if "prune" in models else reports.last_student(models) or models[0]
         final = [r for r in records if r["model"] == final_model and r["instances"] == 1 and r["padding"] == "dynamic"]
         keras_s = next((r["split_s"] for r in final if r["backend"] == "keras"), None)
         report = {

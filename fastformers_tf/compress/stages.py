@@ -15,6 +15,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import time
 
 from omegaconf import OmegaConf
@@ -99,8 +100,9 @@ TABLE = {
         Stage(
             "export",
             ("teacher", "distill", "prune", "qat"),
-            ("compress.backends",),
-            "fused fp32, dynamic INT8 and FP16 ONNX of every model; fp32/INT8 TFLite when a TFLite candidate is timed",
+            ("compress.backends", "compress.students"),
+            "fused fp32, dynamic INT8 and FP16 ONNX of every model (and of `compress.students`, made elsewhere); "
+            "fp32/INT8 TFLite when a TFLite candidate is timed",
             "`export/<model>/`",
         ),
         Stage(
@@ -114,6 +116,7 @@ TABLE = {
                 "compress.threads",
                 "compress.bench_examples",
                 "compress.bench_rounds",
+                "compress.retime_rounds",
                 "compress.throughput_batch",
                 "compress.max_accuracy_drop",
                 "compress.cascades",
@@ -122,7 +125,8 @@ TABLE = {
                 "compress.cascade_rule",
             ),
             "times every candidate on the report split, side by side in one process; each student x the teacher "
-            "as a cascade too, its threshold set on the selection split",
+            "as a cascade too, its threshold set on the selection split; then the baseline and the leaders within "
+            "budget again, in alternating rounds",
             "`benchmark/benchmark.json`",
         ),
         Stage(
@@ -158,6 +162,14 @@ class StageError(UserError, ValueError):
     """A stage that cannot run: an upstream stage is missing, incomplete or of another run."""
 
 
+# Keys added after work folders were first keyed, whose empty value changes nothing: left out of the key when
+# empty, so that those folders stay valid.
+KEYED_WHEN_SET = ("compress.students",)
+
+# A name of `compress.students`: it becomes a candidate's name and a folder name.
+STUDENT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
+
+
 def recipe_part(recipe, stage):
     """The plain-data part of `recipe` that decides `stage`'s result: `COMMON` and the stage's `reads`."""
     container = OmegaConf.to_container(OmegaConf.structured(recipe))
@@ -166,7 +178,8 @@ def recipe_part(recipe, stage):
         value = container
         for name in key.split("."):
             value = value[name]
-        part[key] = value
+        if value or key not in KEYED_WHEN_SET:
+            part[key] = value
     return part
 
 

@@ -28,6 +28,7 @@ import os
 
 import numpy as np
 
+from fastformers_tf.cascade.names import CONFIDENCES
 from fastformers_tf.data.batching import softmax
 from fastformers_tf.errors import ArgumentError
 from fastformers_tf.runtime.base import Predictor
@@ -47,6 +48,7 @@ def margin(probs):
 
 
 CONFIDENCE = {"max_prob": max_prob, "margin": margin}
+assert tuple(CONFIDENCE) == CONFIDENCES, "fastformers_tf.cascade.names lists the same measures"
 
 
 def open_stages(stages, **kwargs):

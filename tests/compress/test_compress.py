@@ -15,9 +15,9 @@ import pytest
 from omegaconf import OmegaConf
 
 from fastformers_tf.compress.report import STEPS
-from fastformers_tf.compress.run import compress
+from fastformers_tf.compress.run import check, compress
 from fastformers_tf.compress.stages import STAGE_FILE, StageError
-from fastformers_tf.recipe import OPT_IN_STAGES, STAGES, load_recipe
+from fastformers_tf.recipe import OPT_IN_STAGES, STAGES, RecipeError, load_recipe, save_recipe
 from fastformers_tf.runtime.load import load_predictor
 from tests import tiny
 from tests.harness import PAIRS, ROOT, assert_one_line_error, run_tool, tiny_run_overrides, write_rte
@@ -182,14 +182,22 @@ def test_every_stage_writes_its_folder_the_report_and_a_servable_pick(job):
 
     markdown = (work / "select" / "report.md").read_text()
     assert "the paper's Table 3" in markdown and "same split (val)" in markdown and "**(picked)**" in markdown
+    assert "## Timed again" in markdown and "| (the pick) |" in markdown
     assert (work / "select" / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     picked = report["selection"]["picked"]
     assert picked["padding"] == "dynamic" and picked["name"] in report["selection"]["line"]
     assert picked["selection_metrics"]["accuracy"] >= report["selection"]["floor"] - 1e-9
-    # Nothing within budget is faster than the pick.
+    # The baseline and the two fastest within budget were timed again, 5 alternating rounds each (the default);
+    # the pick is the fastest of those by that time, and its line quotes those times.
     within = [r for r in bench["records"][1:] if r["metrics"]["accuracy"] >= report["selection"]["floor"] - 1e-9]
-    assert picked["split_s"] == min(r["split_s"] for r in within)
+    leaders = sorted(within, key=lambda r: r["split_s"])[:2]
+    again = [r for r in bench["records"] if "again" in r]
+    assert again[0] == bench["records"][0] and all(r in again for r in leaders) and bench["retime_rounds"] == 5
+    assert all(len(r["again"]["turns_batch1_s"]) == 5 for r in again)
+    assert picked["again"]["ms_per_query"] == min(r["again"]["ms_per_query"] for r in again[1:])
+    speedup = bench["records"][0]["again"]["ms_per_query"] / picked["again"]["ms_per_query"]
+    assert f"{speedup:.1f}x faster than the baseline" in report["selection"]["line"]
     with load_predictor(str(work / "select" / "selected")) as predictor:
         labels = predictor.predict(["The cat sat on the mat."], ["A cat sat."])
     assert labels[0][0] in ("entailment", "not_entailment")
@@ -295,13 +303,52 @@ def test_a_rerun_keeps_finished_stages_and_redoes_what_a_changed_recipe_touches(
     records = compress(changed, stages=["benchmark", "select"], verbose=0)  # the upstream stages read from disk
     assert not records["benchmark"]["skipped"] and not records["select"]["skipped"]
     assert "skipped" not in records["distill"] and records["export"]["key"] == again["export"]["key"]  # read
-    # With a 50-point budget, the fastest candidate of all (but the baseline) is the pick, made on train.
+    # With a 50-point budget every candidate (but the baseline) is within budget: the fastest of all in the first
+    # pass is timed again, and the pick is the fastest of those timed again, made on train.
     report = report_of(tmp_path / "work")
     assert report["selection"]["split"] == "train" and not report["selection"]["same_split_as_report"]
     assert all(set(r["selection_metrics"]) == {"accuracy"} for r in report["benchmark"]["records"])
     assert "accuracy (train)" in (tmp_path / "work" / "select" / "report.md").read_text()
     fastest = min(report["benchmark"]["records"][1:], key=lambda r: r["split_s"])
-    assert report["selection"]["picked"]["name"] == fastest["name"]
+    leaders = [r for r in report["benchmark"]["records"][1:] if "again" in r]
+    assert fastest in leaders and len(leaders) in (2, 3)  # the two fastest, and the fastest single model
+    assert report["selection"]["picked"] == min(leaders, key=lambda r: r["again"]["ms_per_query"])
+
+
+def test_a_student_made_elsewhere_is_exported_timed_and_cascaded_beside_the_jobs_own(job):
+    tmp_path, _, first, _ = job
+    work = tmp_path / "given-student"
+    shutil.copytree(tmp_path / "work", work)
+    given = tmp_path / "elsewhere"
+    shutil.copytree(work / "distill" / "best", given)  # the job's distilled student, as if distilled by hand
+    more = ["compress.max_accuracy_drop=100", f"compress.students.byhand={given}"]
+    recipe = load_recipe("rte", params_override=[*overrides(tmp_path, work), *more])
+    with recording_reads() as reads:
+        records = compress(recipe, stages=["export", "benchmark", "select"], verbose=0)
+    assert_reads_are_in_the_keys(reads)
+    assert not records["export"]["skipped"] and records["export"]["key"] != first["export"]["key"]
+    assert set(records["export"]["exports"]) == {"teacher", "distill", "prune", "byhand"}
+    report = report_of(work)
+    by_name = {r["name"]: r for r in report["benchmark"]["records"]}
+    # The same model as the job's distilled one: the same outputs, and a cascade with the teacher of its own.
+    for backend in ("keras/fp32 1x2", "onnx/int8 1x2", "onnx/int8 2x1"):
+        assert by_name[f"byhand {backend}"]["metrics"] == by_name[f"distill {backend}"]["metrics"]
+    assert by_name["byhand>teacher onnx/int8 2x1 cascade"]["stages"] == ["byhand", "teacher"]
+    # Table 3's steps are the job's own: its "+ cascade" row stays the pruned student's.
+    assert report["table"][-1]["candidate"].startswith("prune>teacher") and report["final_model"] == "prune"
+    again = compress(recipe, stages=["export", "benchmark", "select"], verbose=0)
+    assert all(again[stage]["skipped"] for stage in ("export", "benchmark", "select"))
+    # A student trained with another hold-out may have trained on this one: refused before any stage.
+    other = tmp_path / "other-holdout"
+    shutil.copytree(given, other)
+    save_recipe(load_recipe("rte", params_override=["holdout.seed=7"]), str(other / "recipe.yaml"))
+    with pytest.raises(RecipeError, match=r"compress\.students\.byhand=.*another hold-out"):
+        check(load_recipe("rte", params_override=[*overrides(tmp_path, work), f"compress.students.byhand={other}"]))
+    # The key holds the digests of the student's files: other weights in the same folder redo the export.
+    from fastformers_tf.compress.run import Job
+
+    digests = Job(recipe, 0).extra("export")["byhand"]
+    assert len(digests["model.weights.h5"]["sha256"]) == 64
 
 
 def test_the_opt_in_qat_stage_distills_the_pruned_model_quantization_aware_and_times_its_int8(job):
@@ -403,6 +450,10 @@ def test_with_a_holdout_every_stage_is_redone_and_the_pick_is_made_on_it(job):
         (["--teacher=/no/such/teacher"], r"--teacher=/no/such/teacher: no such directory"),
         (["--preset=slow"], r"--preset=slow: no .*presets/slow\.yaml; presets: quick"),
         (["--selection_split=dev"], r"compress\.selection_split=dev: task rte has the splits"),
+        (["--student=byhand"], r"--student=byhand: expected NAME=FOLDER"),
+        (["--student=a.b=/tmp"], r"--student=a\.b=/tmp: expected NAME=FOLDER"),
+        (["--student=teacher=/tmp"], r"compress\.students\.teacher: a student's name is .* not a stage's name"),
+        (["--student=byhand=/no/such"], r"compress\.students\.byhand=/no/such: no such directory"),
     ],
 )
 def test_bad_input_is_one_line_naming_the_key_or_path(args, pattern):
