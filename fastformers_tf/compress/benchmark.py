@@ -211,13 +211,18 @@ def summarize(candidate, turns, examples, timed_count):
     }
 
 
+def _sizes(candidate, data_of, examples):
+    """`(examples in the split, examples timed at batch 1)` of `candidate` (`examples`: the first N; 0: all)."""
+    data, _ = data_of(candidate.stages[0] if candidate.stages else candidate.model)
+    return len(data), min(examples, len(data)) if examples else len(data)
+
+
 def _turn(open_predictor, data_of, throughput_batch, examples, with_outputs):
     """`(candidate, round_) -> measure(...)`: one turn of a candidate, outputs on its first round if `with_outputs`."""
 
     def turn(c, round_):
         data, max_length = data_for(c, data_of)
-        count = len(data[0] if c.stages else data)
-        timed_rows = np.arange(min(examples, count) if examples else count)
+        timed_rows = np.arange(_sizes(c, data_of, examples)[1])
         with open_predictor(c) as predictor:
             return measure(predictor, c, data, timed_rows, throughput_batch, max_length, with_outputs and round_ == 0)
 
@@ -237,11 +242,7 @@ def run_benchmark(cands, open_predictor, data_of, throughput_batch=32, examples=
     """
     turn = _turn(open_predictor, data_of, throughput_batch, examples, with_outputs=True)
     turns = in_turns(cands, turn, rounds, progress="benchmark" if progress else None)
-    records = []
-    for c in cands:
-        data, _ = data_of(c.stages[0] if c.stages else c.model)
-        records.append(summarize(c, turns[c], len(data), min(examples, len(data)) if examples else len(data)))
-    return records
+    return [summarize(c, turns[c], *_sizes(c, data_of, examples)) for c in cands]
 
 
 def time_again(cands, open_predictor, data_of, examples=0, rounds=5, progress=True):
@@ -253,9 +254,8 @@ def time_again(cands, open_predictor, data_of, examples=0, rounds=5, progress=Tr
     turns = in_turns(cands, turn, rounds, progress="timing again" if progress else None)
     again = []
     for c in cands:
-        data, _ = data_of(c.stages[0] if c.stages else c.model)
         seconds = [t["batch1_s"] for t in turns[c]]
-        queries = min(examples, len(data)) if examples else len(data)
+        _, queries = _sizes(c, data_of, examples)
         again.append(
             {
                 "ms_per_query": round(1e3 * float(np.median(seconds)) / queries, 3),

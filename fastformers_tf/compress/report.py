@@ -103,14 +103,19 @@ def within_budget(record, floor):
     return record["padding"] == "dynamic" and main_metric(record["selection_metrics"])[1] >= floor - 1e-9
 
 
+def budget(reference, max_drop_points):
+    """`(reference metric, floor)`: `reference`'s main metric on the selection split and the lowest within budget."""
+    _, ref = main_metric(reference["selection_metrics"])
+    return ref, ref - max_drop_points / 100
+
+
 def pick(records, reference, max_drop_points):
     """`(fastest record within budget, reference metric, floor)`: the lowest batch-1 time among the candidates
     whose main metric (on the selection split) is at most `max_drop_points` below `reference`'s.
     The baseline (padded to the max length) is not a way to serve, so it is not a candidate. Where the
     benchmark timed the leaders again (records with `again`), the pick is the fastest of those by that time.
     """
-    _, ref = main_metric(reference["selection_metrics"])
-    floor = ref - max_drop_points / 100
+    ref, floor = budget(reference, max_drop_points)
     within = [r for r in records if within_budget(r, floor)]
     if not within:
         raise UserError(
@@ -127,8 +132,7 @@ def to_time_again(records, max_drop_points, leaders=2):
     """Indexes of the records the benchmark times again: the baseline, the `leaders` fastest within budget, and
     the fastest single model within budget where those are all cascades (the pick's rivals, and what its
     speed-up is quoted against)."""
-    _, ref = main_metric(records[0]["selection_metrics"])
-    floor = ref - max_drop_points / 100
+    _, floor = budget(records[0], max_drop_points)
     within = sorted((i for i, r in enumerate(records) if within_budget(r, floor)), key=lambda i: records[i]["split_s"])
     chosen = [0, *within[:leaders]]
     single = next((i for i in within if not records[i].get("stages")), None)

@@ -349,12 +349,14 @@ class Job:
         exports = {}
         for name, model_dir in self.models().items():
             self.log(f"[export] {name}: {model_dir}")
-            if name in self.cfg.students:  # made elsewhere: a task model of this task's labels
-                load_teacher(model_dir, self.task, f"compress.students.{name}")
+            if name in self.cfg.students:  # made elsewhere: checked to be a task model of this task's labels
+                model = load_teacher(model_dir, self.task, f"compress.students.{name}")
+            else:
+                model = load_model(model_dir)
             # The QAT model's INT8 files carry its trained ranges; its fp32 ones are its float copy.
             model_options = dataclasses.replace(options, int8_mode="qat", fp16=False) if name == "qat" else options
             info = export_all(
-                load_model(model_dir),
+                model,
                 os.path.join(folder, name),
                 load_tokenizer(model_dir),
                 model_options,
