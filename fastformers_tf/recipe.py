@@ -179,12 +179,13 @@ class CompressConfig:
     with `retime_rounds`, the baseline, the two fastest within budget and the
     fastest single model within budget are timed again in that many
     alternating rounds, and the pick and its speed-ups come from those).
-    With `cascades`, each student and the teacher, both served as
-    `cascade_backend`, also make a cascade candidate: the student answers and
-    the teacher takes the texts whose `cascade_confidence` is below a
-    threshold set on `selection_split` (the fewest texts for the teacher
-    within the budget; with `cascade_rule` "stable", also within it at every
-    higher threshold), timed like every other candidate.
+    With `cascades`, each student and the teacher, both served as one of
+    `cascade_backends`, also make a cascade candidate (one per backend): the
+    student answers and the teacher takes the texts whose
+    `cascade_confidence` is below a threshold set on `selection_split` (the
+    fewest texts for the teacher within the budget; with `cascade_rule`
+    "stable", also within it at every higher threshold), timed like every
+    other candidate.
     """
 
     teacher: str = ""  # a fine-tuned task model folder; "": fine-tune `model` here
@@ -206,7 +207,9 @@ class CompressConfig:
     retime_rounds: int = 5  # then the baseline and the leaders within budget again, alternating; 0: not
     throughput_batch: int = 32
     cascades: bool = True
-    cascade_backend: str = "onnx/int8"  # both stages of a cascade candidate (the export stage always writes ONNX)
+    # Each makes a cascade candidate of every student and the teacher, both stages in it (each backend's threshold is
+    # set on its own outputs: an INT8 teacher that loses accuracy leaves its cascade less room).
+    cascade_backends: list = dataclasses.field(default_factory=lambda: list(CASCADE_BACKENDS))
     cascade_confidence: str = CONFIDENCES[0]  # see `fastformers_tf.cascade.names`
     cascade_rule: str = RULES[0]  # see `fastformers_tf.cascade.thresholds.within_budget`
     price_per_hour: float = 0.085  # US$; AWS c6i.large on-demand, Linux, us-east-1
@@ -215,6 +218,7 @@ class CompressConfig:
 
 
 CANDIDATE_BACKENDS = ("keras/fp32", "onnx/fp32", "onnx/int8", "tflite/fp32", "tflite/int8")
+CASCADE_BACKENDS = ("onnx/int8", "tflite/int8")  # the default; any exported backend but Keras may serve one
 
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
@@ -357,9 +361,9 @@ _RANGES = {
     "compress.bench_rounds": (lambda v: v >= 1, ">= 1"),
     "compress.retime_rounds": (lambda v: v >= 0, ">= 0"),
     "compress.throughput_batch": (lambda v: v >= 1, ">= 1"),
-    "compress.cascade_backend": (
-        lambda v: v in ("onnx/fp32", "onnx/int8", "tflite/fp32", "tflite/int8"),
-        "an ONNX or TFLite backend/precision such as onnx/int8",
+    "compress.cascade_backends": (
+        lambda v: all(b in CANDIDATE_BACKENDS and b != "keras/fp32" for b in v),
+        "a list of ONNX or TFLite backend/precisions such as onnx/int8",
     ),
     "compress.cascade_confidence": (lambda v: v in CONFIDENCES, " or ".join(CONFIDENCES)),
     "compress.cascade_rule": (lambda v: v in RULES, " or ".join(RULES)),
@@ -411,6 +415,17 @@ def _layer(source, loader):
         raise RecipeError(f"Bad recipe from {source}: {e}") from e
 
 
+def _renamed(layer):
+    """`layer` with keys of earlier versions under their names now, so saved recipes still load.
+
+    `compress.cascade_backend: X` (one backend) is `compress.cascade_backends: [X]`.
+    """
+    compress = layer.get("compress")
+    if compress is not None and "cascade_backend" in compress:
+        compress["cascade_backends"] = [compress.pop("cascade_backend")]
+    return layer
+
+
 def recipe_beside(model):
     """The recipe saved beside a model or export folder (or in the folder of an exported file), else None."""
     folder = os.path.dirname(os.path.abspath(model)) if os.path.isfile(model) else model
@@ -458,8 +473,10 @@ def load_recipe(task=None, config_file=None, params_override=(), configs_dir=CON
         >>> load_recipe("rte", params_override=["finetune.epochs=1"]).finetune.epochs
         1
     """
-    overrides = _layer("--params_override", lambda: OmegaConf.from_dotlist(list(params_override)))
-    from_file = _layer(config_file, lambda: OmegaConf.load(config_file)) if config_file else OmegaConf.create()
+    overrides = _layer("--params_override", lambda: _renamed(OmegaConf.from_dotlist(list(params_override))))
+    from_file = OmegaConf.create()
+    if config_file:
+        from_file = _layer(config_file, lambda: _renamed(OmegaConf.load(config_file)))
     task = overrides.get("task") or from_file.get("task") or task or Recipe.task
     sources = [("defaults", OmegaConf.structured(Recipe)), ("--task", OmegaConf.create({"task": task}))]
     task_file = os.path.join(configs_dir, f"{task}.yaml")

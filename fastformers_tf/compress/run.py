@@ -434,13 +434,15 @@ class Job:
         )
 
     def cascades(self, models, split, cores):
-        """`(cascade candidates, their calibration)`: each student then the teacher, as `compress.cascade_backend`.
+        """`(cascade candidates, their calibration)`: each student then the teacher, both stages in one of
+        `compress.cascade_backends` (those among `compress.backends`, which the export stage writes files for).
 
         A cascade's threshold is the one that sends the fewest `split` texts to
         the teacher while its metric there stays within `max_accuracy_drop`
         points of the teacher's (Keras fp32, the budget's reference) and, with
         `cascade_rule` "stable", at every higher threshold too; a student for
-        which none does gets no cascade.
+        which none does gets no cascade. Each backend's threshold comes from
+        its own stages' outputs.
         """
         from fastformers_tf.cascade.thresholds import pick, sweep
         from fastformers_tf.compress.benchmark import Candidate, cascades
@@ -449,7 +451,9 @@ class Job:
         students = [m for m in models if m != "teacher"]
         if not (cfg.cascades and "teacher" in models and students):
             return [], {}
-        backend, precision = cfg.cascade_backend.split("/")
+        kinds = [b for b in cfg.cascade_backends if b in cfg.backends]
+        for b in sorted(set(cfg.cascade_backends) - set(kinds)):
+            self.log(f"[benchmark] no {b} cascades: {b} is not in compress.backends, so it has no files")
 
         def probs(model, backend, precision):  # batch 1: a row's outputs whichever rows reach a stage with it
             data, _ = self.split_data(model, split)
@@ -462,30 +466,32 @@ class Job:
             return 100 * float(next(iter(self.task.metric(data.examples, p).values())))
 
         reference = score(reference_probs)
-        teacher_probs, _ = probs("teacher", backend, precision)
         candidates, calibration = [], {}
-        for student in students:
-            # The cost of a setting is the share of texts reaching the teacher: the fewer, the faster.
-            result = sweep(
-                [probs(student, backend, precision)[0], teacher_probs], score, [0.0, 1.0], cfg.cascade_confidence
-            )
-            k = pick(result, reference, cfg.max_accuracy_drop, cfg.cascade_rule)
-            if k is None:
-                self.log(f"[benchmark] no cascade of {student} and the teacher stays within budget on {split}")
-                continue
-            thresholds = tuple(float(t) for t in result.thresholds[k])
-            picked = result.record(k)
-            for c in cascades(student, "teacher", thresholds, cfg.cascade_backend, cfg.instances, cores):
-                candidates.append(c)
-                calibration[c.name] = {
-                    "split": split,
-                    "confidence": cfg.cascade_confidence,
-                    "rule": cfg.cascade_rule,
-                    "thresholds": picked["thresholds"],
-                    "metric": picked["metric"],
-                    "teacher_metric": round(reference, 4),
-                    "share_to_teacher": picked["shares"][1],
-                }
+        for kind in kinds:
+            backend, precision = kind.split("/")
+            teacher_probs, _ = probs("teacher", backend, precision)
+            for student in students:
+                # The cost of a setting is the share of texts reaching the teacher: the fewer, the faster.
+                result = sweep(
+                    [probs(student, backend, precision)[0], teacher_probs], score, [0.0, 1.0], cfg.cascade_confidence
+                )
+                k = pick(result, reference, cfg.max_accuracy_drop, cfg.cascade_rule)
+                if k is None:
+                    self.log(f"[benchmark] no {kind} cascade of {student} and the teacher is within budget on {split}")
+                    continue
+                thresholds = tuple(float(t) for t in result.thresholds[k])
+                picked = result.record(k)
+                for c in cascades(student, "teacher", thresholds, kind, cfg.instances, cores):
+                    candidates.append(c)
+                    calibration[c.name] = {
+                        "split": split,
+                        "confidence": cfg.cascade_confidence,
+                        "rule": cfg.cascade_rule,
+                        "thresholds": picked["thresholds"],
+                        "metric": picked["metric"],
+                        "teacher_metric": round(reference, 4),
+                        "share_to_teacher": picked["shares"][1],
+                    }
         return candidates, calibration
 
     def _benchmark(self, folder):

@@ -120,7 +120,7 @@ TABLE = {
                 "compress.throughput_batch",
                 "compress.max_accuracy_drop",
                 "compress.cascades",
-                "compress.cascade_backend",
+                "compress.cascade_backends",
                 "compress.cascade_confidence",
                 "compress.cascade_rule",
             ),
