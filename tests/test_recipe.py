@@ -41,6 +41,17 @@ def test_bad_config_file_is_named(tmp_path):
         load_recipe("rte", str(bad))
 
 
+def test_a_saved_recipe_with_one_cascade_backend_reads_as_a_list_of_one(tmp_path):
+    saved = tmp_path / "recipe.yaml"
+    saved.write_text("compress:\n  cascade_backend: tflite/int8\n")  # as recipes saved before stop 36 hold it
+    assert load_recipe("rte", str(saved)).compress.cascade_backends == ["tflite/int8"]
+    override = ["compress.cascade_backend=onnx/fp32"]
+    assert load_recipe("rte", params_override=override).compress.cascade_backends == ["onnx/fp32"]
+    assert load_recipe("rte").compress.cascade_backends == ["onnx/int8", "tflite/int8"]
+    with pytest.raises(ValueError, match=r"compress\.cascade_backends=\['keras/fp32'\] .* ONNX or TFLite"):
+        load_recipe("rte", params_override=["compress.cascade_backends=[keras/fp32]"])
+
+
 def test_a_preset_sits_between_the_task_file_and_the_config_file(tmp_path):
     configs = tmp_path / "configs"
     (configs / "presets").mkdir(parents=True)

@@ -2,7 +2,9 @@
 
 The key is the teacher's weights (a sha256 over every weight's bytes), the
 task, the source (split and selection), the teacher's tokenizer and max
-length, the data file's size and time, and the examples' text. So epochs
+length, and the examples' ids and text, not the data file's path or time: a
+data folder provisioned again (each session here) holds the same examples
+under new times, and the logits of the same text stay valid. So epochs
 after the first, a re-distillation after pruning and a rerun all skip the
 teacher; any change to the teacher or the data computes them again. Logits
 are per example, not per token: the student may use another tokenizer.
@@ -17,7 +19,6 @@ import os
 import numpy as np
 
 from fastformers_tf.artifacts import write_bytes
-from fastformers_tf.data.batching import fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,6 @@ def cache_key(teacher, tokenizer, data, max_length):
         tokenizer.name_or_path,
         len(tokenizer),
         max_length,
-        fingerprint(data.path),
         _examples_digest(data.examples),
     ]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:20]

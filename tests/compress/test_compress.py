@@ -261,6 +261,38 @@ def test_cascades_are_calibrated_on_the_selection_split_and_timed_like_the_other
         assert predictor.predict(["The cat sat on the mat."], ["A cat sat."])[0][0] in ("entailment", "not_entailment")
 
 
+def test_a_cascade_per_backend_of_compress_cascade_backends_that_the_export_wrote_files_for(job, capsys):
+    from fastformers_tf.compress.run import Job
+
+    tmp_path, _, records, _ = job
+    recipe = load_recipe(
+        "rte",
+        params_override=[
+            *overrides(tmp_path, tmp_path / "work"),
+            "compress.backends=[keras/fp32,onnx/fp32,onnx/int8]",
+            "compress.cascade_backends=[onnx/fp32,tflite/int8,onnx/int8]",
+            "compress.max_accuracy_drop=0",
+        ],
+    )
+    job_ = Job(recipe, verbose=1)
+    job_.records["export"] = records["export"]
+    cands, calibration = job_.cascades(["teacher", "distill", "prune"], "val", 2)
+    # TFLite INT8 is not timed, so the export stage wrote no TFLite file: no cascade in it, and a line says why.
+    assert "no tflite/int8 cascades: tflite/int8 is not in compress.backends" in capsys.readouterr().out
+    assert {(c.backend, c.precision) for c in cands} <= {("onnx", "fp32"), ("onnx", "int8")}
+    assert set(calibration) == {c.name for c in cands}
+    # At fp32 the ONNX stages give the Keras teacher's outputs, so a budget of 0 points always has a cascade:
+    # one per student and worker count, its threshold set on its own backend's outputs.
+    assert {c.name for c in cands if c.precision == "fp32"} == {
+        f"{m}>teacher onnx/fp32 {w} cascade" for m in ("distill", "prune") for w in ("1x2", "2x1")
+    }
+    for c in cands:
+        assert (
+            c.stages == (c.model.split(">")[0], "teacher")
+            and calibration[c.name]["metric"] >= calibration[c.name]["teacher_metric"] - 1e-9
+        )
+
+
 def test_every_recipe_key_a_stage_reads_is_in_its_key(job):
     _, recipe, _, reads = job
     assert set(reads) == set(DEFAULT_STAGES)
