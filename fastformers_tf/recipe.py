@@ -207,8 +207,9 @@ class CompressConfig:
     retime_rounds: int = 5  # then the baseline and the leaders within budget again, alternating; 0: not
     throughput_batch: int = 32
     cascades: bool = True
-    # Each makes a cascade candidate of every student and the teacher, both stages in it (each backend's threshold is
-    # set on its own outputs: an INT8 teacher that loses accuracy leaves its cascade less room).
+    # Each of these also in `backends` (the export writes no other files) makes a cascade candidate of every student
+    # and the teacher, both stages in it, its threshold set on its own outputs (an INT8 teacher that loses accuracy
+    # leaves its cascade less room).
     cascade_backends: list = dataclasses.field(default_factory=lambda: list(CASCADE_BACKENDS))
     cascade_confidence: str = CONFIDENCES[0]  # see `fastformers_tf.cascade.names`
     cascade_rule: str = RULES[0]  # see `fastformers_tf.cascade.thresholds.within_budget`
