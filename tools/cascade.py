@@ -7,12 +7,13 @@
 
 Each stage (fastest first; FOLDER serves its export's own file, or
 FOLDER:BACKEND/PRECISION) is scored once on --split (default: the hold-out the
-stages' recipes carve from train, never the split results are reported on)
-and timed at batch 1. Every threshold setting of a grid is scored from those
-probabilities; the cheapest expected cost per query whose metric is within
---max_accuracy_drop points of the last stage alone (and, with --rule=stable,
-the default, stays within it when any threshold is raised) is written to --output,
-with calibration.png (metric and share of queries per stage against the
+stages' recipes carve from train, never the split results are reported on),
+one text per call as queries are served (--batch_size), and timed at batch 1.
+Every threshold setting of a grid is scored from those probabilities; the
+cheapest expected cost per query whose metric is within --max_accuracy_drop
+points of the last stage alone (and, with --rule=stable, the default, stays
+within it when any threshold is raised) is written to --output, with
+calibration.png (metric and share of queries per stage against the
 threshold) and the numbers in export.json. The folder is served as it is by
 tools/predict.py, evaluate.py, serve.py and score.py.
 """
@@ -40,6 +41,12 @@ flags.DEFINE_enum(
 flags.DEFINE_string("output", None, "The cascade folder to write (default: print the calibration only).")
 flags.DEFINE_integer("threads", None, "Threads per stage's session.", lower_bound=1)
 flags.DEFINE_integer("timed_examples", 100, "Texts each stage is timed on at batch 1.", lower_bound=1)
+flags.DEFINE_integer(
+    "batch_size",
+    1,
+    "Texts per call when scoring --split: 1 as served one by one (dynamic INT8 outputs depend on the batch).",
+    lower_bound=1,
+)
 flags.DEFINE_list(
     "costs_ms",
     None,
@@ -72,6 +79,7 @@ def main(argv):
         FLAGS.confidence,
         FLAGS.output,
         threads=FLAGS.threads,
+        batch_size=FLAGS.batch_size,
         timed_examples=FLAGS.timed_examples,
         costs_ms=costs_ms(),
         rule=FLAGS.rule,

@@ -135,3 +135,21 @@ def test_the_cascade_tool_prints_the_pick_and_refuses_a_split_without_labels(tin
     assert "for the last stage alone" in result.stdout and f"wrote {tmp_path / 'c'}" in result.stdout
     result = run_tool("cascade.py", *common, "--split=holdout")
     assert result.returncode != 0 and "recipe" in result.stderr.strip().splitlines()[-1]
+
+
+def test_calibrate_scores_one_text_per_call_as_a_query_is_served(tiny_export, tmp_path, monkeypatch):
+    # ONNX Runtime's dynamic INT8 gives a row other outputs in other batches: thresholds set on batched outputs
+    # would not be those a served query meets, so each stage scores the split one text per call unless told.
+    from fastformers_tf.data.task_data import TaskData
+
+    write_cb(tmp_path / "data", PAIRS)
+    calls, predict_probs = [], TaskData.predict_probs
+    monkeypatch.setattr(
+        TaskData,
+        "predict_probs",
+        lambda self, p, batch_size, **kw: calls.append(batch_size) or predict_probs(self, p, batch_size, **kw),
+    )
+    stages = [f"{tiny_export.directory}:onnx/int8", f"{tiny_export.directory}:onnx/fp32"]
+    calibrate(stages, "cb", "val", str(tmp_path / "data"), costs_ms=[1.0, 2.0])
+    calibrate(stages, "cb", "val", str(tmp_path / "data"), costs_ms=[1.0, 2.0], batch_size=8)
+    assert calls == [1, 1, 8, 8]
